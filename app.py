@@ -1,0 +1,142 @@
+"""PHB Pathway: HTTP routes and Lambda entry points.
+
+Each handler parses the request, calls one function in chalicelib and shapes the response.
+Heavy modules (pydantic models, Jinja2, boto3) load on first use, not at import: importing this
+file is every Lambda cold start.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from chalice import Chalice, Response
+
+from chalicelib import web
+
+app = Chalice(app_name="phb-pathway")
+FORM = ["application/x-www-form-urlencoded"]
+
+
+
+# --- JSON API -------------------------------------------------------------------------------
+
+
+@app.route("/api/referrals", methods=["POST"], content_types=["application/json"])
+def create_referral() -> Response:
+    from chalicelib import api
+
+    request = app.current_request
+    return api.create_referral(request.raw_body or b"", request.headers.get("idempotency-key"))
+
+
+@app.route("/api/referrals/{reference}", methods=["GET"])
+def referral_status(reference: str) -> Response:
+    from chalicelib import api
+
+    return api.referral_status(reference)
+
+
+@app.route("/openapi.json", methods=["GET"])
+def openapi_document() -> Response:
+    from chalicelib import openapi
+
+    return web.json_response(openapi.document())
+
+
+# --- The referral form ----------------------------------------------------------------------
+
+
+def _draft_id() -> str | None:
+    from chalicelib.pages import draft_id_from
+
+    return draft_id_from(app.current_request.headers.get("cookie"))
+
+
+def _changing() -> bool:
+    return (app.current_request.query_params or {}).get("change") == "1"
+
+
+@app.route("/", methods=["GET"])
+def home() -> Response:
+    return web.redirect("/referral")
+
+
+@app.route("/referral", methods=["GET"])
+def referral_start() -> Response:
+    from chalicelib import pages
+
+    return pages.start_page(expired=(app.current_request.query_params or {}).get("expired") == "1")
+
+
+@app.route("/referral/start", methods=["POST"], content_types=FORM)
+def referral_new() -> Response:
+    from chalicelib import pages
+
+    return pages.start_draft()
+
+
+@app.route("/referral/check", methods=["GET"])
+def referral_check() -> Response:
+    from chalicelib import pages
+
+    return pages.check_page(_draft_id())
+
+
+@app.route("/referral/check", methods=["POST"], content_types=FORM)
+def referral_submit() -> Response:
+    from chalicelib import pages
+
+    return pages.submit(_draft_id())
+
+
+@app.route("/referral/confirmation/{reference}", methods=["GET"])
+def referral_confirmation(reference: str) -> Response:
+    from chalicelib import pages
+
+    return pages.confirmation(reference)
+
+
+@app.route("/referral/{section}", methods=["GET"])
+def referral_section(section: str) -> Response:
+    from chalicelib import pages
+
+    return pages.section_page(section, _draft_id(), _changing())
+
+
+@app.route("/referral/{section}", methods=["POST"], content_types=FORM)
+def referral_section_save(section: str) -> Response:
+    from chalicelib import pages
+
+    return pages.save_section(section, _draft_id(), app.current_request.raw_body or b"",
+                              _changing())
+
+
+@app.route("/referrals/{reference}", methods=["GET"])
+def referral_status_page(reference: str) -> Response:
+    from chalicelib import pages
+
+    return pages.status_page(reference)
+
+
+@app.route("/static/{name}", methods=["GET"])
+def static(name: str) -> Response:
+    return web.static_file(name)
+
+
+# --- Step Functions tasks -------------------------------------------------------------------
+
+
+@app.lambda_function(name="pathway")
+def pathway(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from chalicelib import tasks
+
+    return tasks.run(event)
+
+
+# --- Local stage only -----------------------------------------------------------------------
+
+if os.environ.get("PHB_STAGE", "local") in ("local", "test"):
+    from chalicelib import devroutes
+
+    devroutes.register(app)

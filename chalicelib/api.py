@@ -1,0 +1,72 @@
+"""The JSON API: `POST /api/referrals` and the status of one referral."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from chalice import Response
+
+from chalicelib import aws, intake, rules
+from chalicelib.config import get_settings
+from chalicelib.referral import validate_referral
+from chalicelib.store import IdempotencyConflict, NotFound, ReferralStore
+from chalicelib.web import json_errors, json_response
+
+MAX_BODY_BYTES = 64 * 1024
+_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def create_referral(body: bytes, idempotency_key: str | None) -> Response:
+    if len(body) > MAX_BODY_BYTES:
+        return json_errors(
+            [{"field": "", "message": f"The request body must be {MAX_BODY_BYTES // 1024} KB "
+                                      "or smaller"}],
+            413,
+        )
+    if idempotency_key is not None and not _KEY.match(idempotency_key):
+        return json_errors(
+            [{"field": "Idempotency-Key",
+              "message": "The Idempotency-Key header must be 1 to 255 visible ASCII characters"}],
+            400,
+        )
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return json_errors(
+            [{"field": "", "message": f"The request body is not valid JSON: {exc}"}], 400
+        )
+    if not isinstance(data, dict):
+        return json_errors([{"field": "", "message": "The request body must be a JSON object"}],
+                           422)
+    settings = get_settings()
+    result = validate_referral(data, settings)
+    if isinstance(result, list):
+        return json_errors([error.as_dict() for error in result], 422)
+    try:
+        created = intake.submit(result, settings, idempotency_key)
+    except IdempotencyConflict:
+        return json_errors(
+            [{"field": "Idempotency-Key",
+              "message": "This Idempotency-Key was used with a different referral: use a new "
+                         "key for a new referral"}],
+            409,
+        )
+    headers = {"Location": f"/api/referrals/{created.reference}"}
+    if created.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return json_response({"reference": created.reference, "status": created.status}, 201,
+                         headers)
+
+
+def referral_status(reference: str) -> Response:
+    parsed = rules.parse_reference(reference)
+    settings = get_settings()
+    if parsed is not None:
+        try:
+            stored = ReferralStore(aws.client("dynamodb"), settings.table_name).get(parsed)
+        except NotFound:
+            pass
+        else:
+            return json_response({"reference": stored.reference, "status": stored.status})
+    return json_errors([{"field": "reference", "message": "No referral has that reference"}], 404)

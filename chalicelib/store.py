@@ -1,0 +1,393 @@
+"""The DynamoDB repository: the only module that knows keys and item shapes.
+
+One table holds, per referral (partition `REFERRAL#<reference>`):
+  sk `REFERRAL`            the answers, status, tier, flags; `gsi1` indexes it by status, newest first
+  sk `EVENT#<when>#<rand>` the append-only history: one item per event (what, who, when)
+  sk `EMAIL#<kind>`        a record of each email sent (sending is retried; this makes it once)
+and beside them `IDEMPOTENCY#<hash>` (a submission key -> its referral) and `DRAFT#<id>` (a form
+in progress), both with a TTL. Every write that matters is conditional, and a referral, its first
+event and its idempotency record are written in one transaction: all or nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+STATUS_INDEX = "gsi1"
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+DRAFT_TTL_SECONDS = 2 * 24 * 3600
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _referral_key(reference: str) -> dict[str, Any]:
+    return {"pk": _s(f"REFERRAL#{reference}"), "sk": _s("REFERRAL")}
+
+
+def _status_index(status: str, created_at: str, reference: str) -> dict[str, Any]:
+    return {"gsi1pk": _s(f"STATUS#{status}"), "gsi1sk": _s(f"{created_at}#{reference}")}
+
+
+def sha256(text: str | bytes) -> str:
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    return hashlib.sha256(data).hexdigest()
+
+
+class IdempotencyConflict(Exception):
+    """The idempotency key was used before with a different body."""
+
+
+class TransitionRefused(Exception):
+    """The referral was not in a status this change may start from (someone else won)."""
+
+
+class NotFound(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class StoredReferral:
+    reference: str
+    status: str
+    created_at: str
+    updated_at: str
+    answers: str  # the referral as JSON, exactly as validated
+    total_pence: int
+    tier: str | None
+    flags: list[dict[str, Any]]
+    referrer_email: str
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> StoredReferral:
+        return cls(
+            reference=item["reference"]["S"],
+            status=item["status"]["S"],
+            created_at=item["created_at"]["S"],
+            updated_at=item["updated_at"]["S"],
+            answers=item["answers"]["S"],
+            total_pence=int(item["total_pence"]["N"]),
+            tier=item["tier"]["S"] if "tier" in item else None,
+            flags=json.loads(item["flags"]["S"]) if "flags" in item else [],
+            referrer_email=item["referrer_email"]["S"],
+        )
+
+
+@dataclass(frozen=True)
+class Event:
+    what: str
+    who: str
+    at: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Created:
+    reference: str
+    status: str
+    replayed: bool  # True when an idempotency key returned an existing referral
+
+
+class ReferralStore:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self.client = client
+        self.table = table_name
+
+    # --- referrals -------------------------------------------------------------------------
+
+    def create_referral(
+        self,
+        answers: str,
+        total_pence: int,
+        referrer_email: str,
+        actor: str,
+        new_reference: Callable[[], str],
+        idempotency_key: str | None = None,
+        attempts: int = 5,
+    ) -> Created:
+        """Store a new referral with its `submitted` event, once per idempotency key."""
+        body_hash = sha256(answers)
+        key_hash = sha256(idempotency_key) if idempotency_key else None
+        for _ in range(attempts):
+            if key_hash:
+                existing = self._idempotent_result(key_hash, body_hash)
+                if existing:
+                    return existing
+            reference = new_reference()
+            created_at = now_iso()
+            items: list[dict[str, Any]] = [
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": {
+                            **_referral_key(reference),
+                            **_status_index("submitted", created_at, reference),
+                            "reference": _s(reference),
+                            "status": _s("submitted"),
+                            "created_at": _s(created_at),
+                            "updated_at": _s(created_at),
+                            "answers": _s(answers),
+                            "total_pence": _n(total_pence),
+                            "referrer_email": _s(referrer_email),
+                        },
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {"Put": self._event_put(reference, "submitted", actor, {}, created_at)},
+            ]
+            if key_hash:
+                items.append(
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": {
+                                "pk": _s(f"IDEMPOTENCY#{key_hash}"),
+                                "sk": _s("IDEMPOTENCY"),
+                                "body_sha256": _s(body_hash),
+                                "reference": _s(reference),
+                                "expires_at": _n(int(time.time()) + IDEMPOTENCY_TTL_SECONDS),
+                            },
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    }
+                )
+            try:
+                self.client.transact_write_items(TransactItems=items)
+            except self.client.exceptions.TransactionCanceledException:
+                # A reference collision or a concurrent request with the same key: look again.
+                continue
+            return Created(reference, "submitted", replayed=False)
+        raise RuntimeError("could not store the referral: too many conflicting writes")
+
+    def _idempotent_result(self, key_hash: str, body_hash: str) -> Created | None:
+        item = self.client.get_item(
+            TableName=self.table,
+            Key={"pk": _s(f"IDEMPOTENCY#{key_hash}"), "sk": _s("IDEMPOTENCY")},
+            ConsistentRead=True,
+        ).get("Item")
+        if not item:
+            return None
+        if item["body_sha256"]["S"] != body_hash:
+            raise IdempotencyConflict()
+        reference = item["reference"]["S"]
+        return Created(reference, self.get(reference).status, replayed=True)
+
+    def get(self, reference: str) -> StoredReferral:
+        item = self.client.get_item(
+            TableName=self.table, Key=_referral_key(reference), ConsistentRead=True
+        ).get("Item")
+        if not item:
+            raise NotFound(reference)
+        return StoredReferral.from_item(item)
+
+    def transition(
+        self,
+        reference: str,
+        to_status: str,
+        from_statuses: Iterable[str],
+        actor: str,
+        what: str,
+        detail: dict[str, Any] | None = None,
+        set_fields: dict[str, str | int] | None = None,
+    ) -> None:
+        """Change status only from an allowed one, with its history event, atomically."""
+        at = now_iso()
+        current = self.get(reference)
+        names = {"#status": "status", "#updated": "updated_at", "#g1": "gsi1pk", "#g1s": "gsi1sk"}
+        values: dict[str, Any] = {
+            ":to": _s(to_status),
+            ":at": _s(at),
+            **_prefixed(_status_index(to_status, current.created_at, reference)),
+        }
+        sets = ["#status = :to", "#updated = :at", "#g1 = :gsi1pk", "#g1s = :gsi1sk"]
+        for index, (name, value) in enumerate((set_fields or {}).items()):
+            names[f"#f{index}"] = name
+            values[f":f{index}"] = _n(value) if isinstance(value, int) else _s(value)
+            sets.append(f"#f{index} = :f{index}")
+        allowed = list(from_statuses)
+        for index, status in enumerate(allowed):
+            values[f":from{index}"] = _s(status)
+        condition = f"#status IN ({', '.join(f':from{i}' for i in range(len(allowed)))})"
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": _referral_key(reference),
+                            "UpdateExpression": "SET " + ", ".join(sets),
+                            "ConditionExpression": condition,
+                            "ExpressionAttributeNames": names,
+                            "ExpressionAttributeValues": values,
+                        }
+                    },
+                    {"Put": self._event_put(reference, what, actor, detail or {}, at)},
+                ]
+            )
+        except self.client.exceptions.TransactionCanceledException:
+            raise TransitionRefused(f"{reference} is not in {allowed}") from None
+
+    # --- history ---------------------------------------------------------------------------
+
+    def _event_put(
+        self, reference: str, what: str, who: str, detail: dict[str, Any], at: str
+    ) -> dict[str, Any]:
+        return {
+            "TableName": self.table,
+            "Item": {
+                "pk": _s(f"REFERRAL#{reference}"),
+                "sk": _s(f"EVENT#{at}#{secrets.token_hex(4)}"),
+                "what": _s(what),
+                "who": _s(who),
+                "at": _s(at),
+                "detail": _s(json.dumps(detail, sort_keys=True)),
+            },
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+
+    def add_event(
+        self, reference: str, what: str, who: str, detail: dict[str, Any] | None = None
+    ) -> None:
+        self.client.put_item(**self._event_put(reference, what, who, detail or {}, now_iso()))
+
+    def history(self, reference: str) -> list[Event]:
+        items = self._query_partition(reference, "EVENT#")
+        return [
+            Event(i["what"]["S"], i["who"]["S"], i["at"]["S"], json.loads(i["detail"]["S"]))
+            for i in items
+        ]
+
+    def _query_partition(self, reference: str, prefix: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {
+                ":pk": _s(f"REFERRAL#{reference}"),
+                ":prefix": _s(prefix),
+            },
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self.client.query(**kwargs)
+            items.extend(page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # --- emails ----------------------------------------------------------------------------
+
+    def email_already_sent(self, reference: str, kind: str) -> bool:
+        item = self.client.get_item(
+            TableName=self.table,
+            Key={"pk": _s(f"REFERRAL#{reference}"), "sk": _s(f"EMAIL#{kind}")},
+            ConsistentRead=True,
+        ).get("Item")
+        return item is not None
+
+    def record_email(
+        self, reference: str, kind: str, to: str, subject: str, message_id: str
+    ) -> None:
+        """Remember an email was sent, with its event; a second record of the same kind is a no-op."""
+        at = now_iso()
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": {
+                                "pk": _s(f"REFERRAL#{reference}"),
+                                "sk": _s(f"EMAIL#{kind}"),
+                                "to": _s(to),
+                                "subject": _s(subject),
+                                "message_id": _s(message_id),
+                                "at": _s(at),
+                            },
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Put": self._event_put(
+                            reference, f"email_sent:{kind}", "system", {"to": to}, at
+                        )
+                    },
+                ]
+            )
+        except self.client.exceptions.TransactionCanceledException:
+            pass
+
+    # --- form drafts -----------------------------------------------------------------------
+
+    def save_draft(self, draft_id: str, values: dict[str, Any]) -> None:
+        self.client.put_item(
+            TableName=self.table,
+            Item={
+                "pk": _s(f"DRAFT#{draft_id}"),
+                "sk": _s("DRAFT"),
+                "values": _s(json.dumps(values, sort_keys=True)),
+                "expires_at": _n(int(time.time()) + DRAFT_TTL_SECONDS),
+            },
+        )
+
+    def load_draft(self, draft_id: str) -> dict[str, Any] | None:
+        item = self.client.get_item(
+            TableName=self.table,
+            Key={"pk": _s(f"DRAFT#{draft_id}"), "sk": _s("DRAFT")},
+            ConsistentRead=True,
+        ).get("Item")
+        if not item or int(item["expires_at"]["N"]) < time.time():
+            return None
+        values: dict[str, Any] = json.loads(item["values"]["S"])
+        return values
+
+    def delete_draft(self, draft_id: str) -> None:
+        self.client.delete_item(
+            TableName=self.table, Key={"pk": _s(f"DRAFT#{draft_id}"), "sk": _s("DRAFT")}
+        )
+
+
+def _prefixed(attrs: dict[str, Any]) -> dict[str, Any]:
+    return {f":{name}": value for name, value in attrs.items()}
+
+
+def table_definition(table_name: str) -> dict[str, Any]:
+    """The table's shape for `create_table` (tests and the local stack; infra/ mirrors it)."""
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": name, "AttributeType": "S"}
+            for name in ("pk", "sk", "gsi1pk", "gsi1sk")
+        ],
+        "KeySchema": [
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": STATUS_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+    }

@@ -1,0 +1,79 @@
+"""Shaping HTTP responses: pages, JSON errors, static files, security headers."""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+from pathlib import Path
+from typing import Any
+
+from chalice import Response
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+SECURITY_HEADERS = {
+    # Everything is served by the app itself: no third-party scripts, styles or fonts.
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    # Action links carry secrets in their path: never leak them to another site.
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+def page(
+    template: str, status: int = 200, headers: dict[str, str] | None = None, **context: Any
+) -> Response:
+    from chalicelib.config import get_settings
+    from chalicelib.render import render
+
+    body = render(template, settings=get_settings(), **context)
+    return Response(
+        body=body,
+        status_code=status,
+        headers={
+            "Content-Type": "text/html; charset=utf-8",
+            "Cache-Control": "no-store",
+            **SECURITY_HEADERS,
+            **(headers or {}),
+        },
+    )
+
+
+def redirect(location: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        body="",
+        status_code=303,
+        headers={"Location": location, "Cache-Control": "no-store", **(headers or {})},
+    )
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        body=json.dumps(body),
+        status_code=status,
+        headers={"Content-Type": "application/json", **SECURITY_HEADERS, **(headers or {})},
+    )
+
+
+def json_errors(errors: list[dict[str, str]], status: int) -> Response:
+    return json_response({"errors": errors}, status)
+
+
+def static_file(name: str) -> Response:
+    path = (STATIC / name).resolve()
+    if STATIC not in path.parents or not path.is_file():
+        return Response(body="Not found", status_code=404, headers={"Content-Type": "text/plain"})
+    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return Response(
+        body=path.read_text(encoding="utf-8"),
+        status_code=200,
+        headers={
+            "Content-Type": f"{content_type}; charset=utf-8",
+            "Cache-Control": "public, max-age=86400",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

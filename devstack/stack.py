@@ -1,0 +1,76 @@
+"""The local AWS stack on moto: the same table, state machine (the deployed ASL file) and SES
+identity as on AWS, with the state machine's Lambda tasks running the Chalice app's own
+functions in this process. Used by `make run` (moto as a server) and by the tests (mock_aws).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from devstack import lambdas, moto_patches
+
+REGION = "eu-west-2"
+TABLE_NAME = "phb-pathway-local"
+STATE_MACHINE_NAME = "phb-pathway-local"
+PATHWAY_FUNCTION = "phb-pathway-local-pathway"
+SENDER = "phb-pathway@example.org"
+
+MOTO_CONFIG = lambdas.MOTO_CONFIG
+
+
+def base_environment(public_base_url: str) -> dict[str, str]:
+    """Variables for the local stage; fake credentials so nothing can reach real AWS."""
+    return {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "PHB_TABLE_NAME": TABLE_NAME,
+        "PHB_SENDER_EMAIL": SENDER,
+        "PHB_PUBLIC_BASE_URL": public_base_url,
+    }
+
+
+@dataclass(frozen=True)
+class Stack:
+    table_name: str
+    state_machine_arn: str
+    pathway_function_arn: str
+
+
+def create(handler: Any) -> Stack:
+    """Create the resources in the moto that boto3 currently reaches, and route the pathway
+    Lambda to `handler` (the Chalice app's `pathway` function). Sets PHB_STATE_MACHINE_ARN."""
+    import boto3
+
+    from chalicelib import aws, store, workflow
+    from chalicelib.config import get_settings
+
+    moto_patches.apply_all()
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.create_table(**store.table_definition(TABLE_NAME))
+    dynamodb.update_time_to_live(
+        TableName=TABLE_NAME,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
+    )
+    boto3.client("ses", region_name=REGION).verify_email_identity(EmailAddress=SENDER)
+
+    lambdas.install({PATHWAY_FUNCTION: handler})
+    arns = lambdas.create_functions(
+        boto3.client("lambda", region_name=REGION),
+        boto3.client("iam", region_name=REGION),
+        [PATHWAY_FUNCTION],
+    )
+    state_machine_arn = boto3.client("stepfunctions", region_name=REGION).create_state_machine(
+        name=STATE_MACHINE_NAME,
+        definition=workflow.definition({"PathwayFunctionArn": arns[PATHWAY_FUNCTION]}),
+        roleArn="arn:aws:iam::123456789012:role/phb-pathway-local-states",
+        type="STANDARD",
+    )["stateMachineArn"]
+    os.environ["PHB_STATE_MACHINE_ARN"] = state_machine_arn
+    get_settings.cache_clear()
+    aws.reset()
+    return Stack(TABLE_NAME, state_machine_arn, arns[PATHWAY_FUNCTION])

@@ -1,0 +1,92 @@
+"""Fake credentials, moto with the real state machine executing, and the app under test.
+
+Every test that touches AWS gets a fresh moto: the table, the state machine from
+infra/pathway.asl.json, an SES identity, and the pathway Lambda routed to the app's own
+function in this process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from devstack.stack import base_environment
+
+os.environ.update(base_environment("http://testserver"))
+os.environ["PHB_STAGE"] = "test"
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.pop("AWS_PROFILE", None)
+
+
+@pytest.fixture
+def aws() -> Iterator[Any]:
+    from moto import mock_aws
+
+    import app as application
+    from chalicelib import aws as clients
+    from chalicelib.config import get_settings
+    from devstack import lambdas, stack
+
+    with mock_aws(config=stack.MOTO_CONFIG):
+        clients.reset()
+        get_settings.cache_clear()
+        created = stack.create(application.pathway)
+        try:
+            yield created
+        finally:
+            lambdas.uninstall()
+            clients.reset()
+            get_settings.cache_clear()
+
+
+@pytest.fixture
+def client(aws: Any) -> Iterator[Any]:
+    from chalice.test import Client
+
+    import app as application
+
+    with Client(application.app, stage_name="local") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def api(client: Any) -> Callable[..., Any]:
+    def post(body: Any, headers: dict[str, str] | None = None, raw: bytes | None = None) -> Any:
+        return client.http.post(
+            "/api/referrals",
+            headers={"Content-Type": "application/json", **(headers or {})},
+            body=raw if raw is not None else json.dumps(body),
+        )
+
+    return post
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
+
+
+def wait_for_execution(reference: str, timeout: float = 20.0) -> dict[str, Any]:
+    """Poll the referral's execution until it stops; returns describe_execution."""
+    from chalicelib import aws, workflow
+    from chalicelib.config import get_settings
+
+    sfn = aws.client("stepfunctions")
+    arn = workflow.execution_arn(get_settings().state_machine_arn, reference)
+
+    def finished() -> dict[str, Any] | None:
+        description = sfn.describe_execution(executionArn=arn)
+        return None if description["status"] == "RUNNING" else description
+
+    result: dict[str, Any] = wait_for(finished, timeout)
+    return result
