@@ -349,7 +349,7 @@ def _capitalise(text: str) -> str:
 
 def message_for(path: str, error_type: str, ctx: dict[str, Any], pydantic_message: str) -> str:
     label = label_for(path)
-    if path == "person.consent":
+    if path == "person.consent" and error_type in ("missing", "consent"):
         return "Confirm the person has agreed to the referral and to their data being used"
     if path in ("goals", "items") and error_type in ("missing", "too_short"):
         return "Add at least one recovery goal" if path == "goals" else "Add at least one item"

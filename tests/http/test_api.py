@@ -1,0 +1,271 @@
+"""POST /api/referrals through chalice.test.Client, on moto: the JSON contract in DOMAIN.md."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from chalicelib import aws
+from chalicelib.config import get_settings
+from chalicelib.store import ReferralStore
+from tests.conftest import wait_for_execution
+from tests.factories import make_referral, with_change
+
+
+def stored_items() -> list[dict[str, Any]]:
+    table = get_settings().table_name
+    return aws.client("dynamodb").scan(TableName=table)["Items"]
+
+
+def referrals() -> ReferralStore:
+    return ReferralStore(aws.client("dynamodb"), get_settings().table_name)
+
+
+def errors_of(response: Any) -> dict[str, str]:
+    return {e["field"]: e["message"] for e in response.json_body["errors"]}
+
+
+# --- accepted ---------------------------------------------------------------------------------
+
+
+def test_valid_referral_is_stored_and_its_workflow_started(api: Any) -> None:
+    response = api(make_referral())
+    assert response.status_code == 201
+    reference = response.json_body["reference"]
+    assert re.fullmatch(r"PHB-[2-9A-HJKMNP-TV-Z]{4}-[2-9A-HJKMNP-TV-Z]{4}", reference)
+    assert response.json_body["status"] == "submitted"
+    assert response.headers["Location"] == f"/api/referrals/{reference}"
+
+    stored = referrals().get(reference)
+    assert json.loads(stored.answers)["person"]["nhs_number"] == "9434765919"
+    assert [e.what for e in referrals().history(reference)][0] == "submitted"
+    assert wait_for_execution(reference)["status"] == "SUCCEEDED"
+
+
+def test_status_url_gives_the_status_without_personal_data(api: Any, client: Any) -> None:
+    reference = api(make_referral()).json_body["reference"]
+    wait_for_execution(reference)
+    response = client.http.get(f"/api/referrals/{reference}")
+    assert response.status_code == 200
+    assert response.json_body == {"reference": reference, "status": "awaiting_sign_off"}
+    assert client.http.get("/api/referrals/PHB-2222-2222").status_code == 404
+
+
+def test_values_are_normalised_when_stored(api: Any) -> None:
+    referral = with_change(make_referral(), "person.postcode", " e81dy ")
+    referral = with_change(referral, "person.nhs_number", "943-476-5919")
+    referral = with_change(referral, "referrer.name", "  Sam Okafor  ")
+    reference = api(referral).json_body["reference"]
+    answers = json.loads(referrals().get(reference).answers)
+    assert answers["person"]["postcode"] == "E8 1DY"
+    assert answers["person"]["nhs_number"] == "9434765919"
+    assert answers["referrer"]["name"] == "Sam Okafor"
+
+
+@pytest.mark.parametrize("email", ["a.b@nhs.net", "a.b@elft.nhs.uk", "a.b@NHS.NET",
+                                   "a@nelft.nhs.uk"])
+def test_nhs_email_domains_and_subdomains_are_allowed(api: Any, email: str) -> None:
+    response = api(with_change(make_referral(), "referrer.email", email))
+    assert response.status_code == 201, response.json_body
+
+
+def test_markup_in_free_text_is_stored_as_typed(api: Any) -> None:
+    text = '<script>alert("x")</script> & <b>bold</b>'
+    reference = api(with_change(make_referral(), "how_phb_helps", text)).json_body["reference"]
+    assert json.loads(referrals().get(reference).answers)["how_phb_helps"] == text
+
+
+# --- every validation rule, with the field named ------------------------------------------------
+
+TODAY = date.today()
+CASES = [
+    # (change path, value, field named in the error, words in the message)
+    ("person.nhs_number", "9434765918", "person.nhs_number", "not a valid NHS number"),
+    ("person.nhs_number", "94347659", "person.nhs_number", "10 digits"),
+    ("person.nhs_number", "943476591X", "person.nhs_number", "10 digits"),
+    ("person.postcode", "E8", "person.postcode", "full UK postcode"),
+    ("person.date_of_birth", (TODAY - timedelta(days=17 * 365)).isoformat(),
+     "person.date_of_birth", "under 18"),
+    ("person.date_of_birth", (TODAY + timedelta(days=1)).isoformat(),
+     "person.date_of_birth", "in the past"),
+    ("person.date_of_birth", "1985-02-30", "person.date_of_birth", "real date"),
+    ("goals.0.target_date", (TODAY - timedelta(days=1)).isoformat(),
+     "goals.0.target_date", "today or in the future"),
+    ("goals.0.target_date", (TODAY + timedelta(days=200)).isoformat(),
+     "goals.0.target_date", "within 6 months"),
+    ("referrer.email", "sam@gmail.com", "referrer.email", "nhs.net or nhs.uk"),
+    ("referrer.email", "sam@evilnhs.net", "referrer.email", "nhs.net or nhs.uk"),
+    ("referrer.email", "not an email", "referrer.email", "correct format"),
+    ("referrer.phone", "12", "referrer.phone", "UK phone number"),
+    ("referrer.name", "   ", "referrer.name", "Enter your full name"),
+    ("referrer.name", "", "referrer.name", "Enter your full name"),
+    ("referrer.name", "x" * 101, "referrer.name", "100 characters or fewer"),
+    ("how_phb_helps", "x" * 2001, "how_phb_helps", "2000 characters or fewer"),
+    ("referrer.team", "Line one\nline two", "referrer.team", "single line"),
+    ("how_phb_helps", "bad \x00 byte", "how_phb_helps", "control characters"),
+    ("alternatives_considered", ..., "alternatives_considered", "Enter"),
+    ("person.borough", "hackney", "person.borough", "Select"),
+    ("person.ethnicity", "Q", "person.ethnicity", "Select"),
+    ("person.consent", False, "person.consent", "agreed"),
+    ("person.consent", "true", "person.consent", "true or false"),
+    ("person.section_117_aftercare", "no", "person.section_117_aftercare", "true or false"),
+    ("goals", [], "goals", "at least one recovery goal"),
+    ("items", [], "items", "at least one item"),
+    ("items.0.cost_pence", 0, "items.0.cost_pence", "more than"),
+    ("items.0.cost_pence", "1200", "items.0.cost_pence", "whole number"),
+    ("items.0.cost_pence", 12.5, "items.0.cost_pence", "whole number"),
+    ("items.0.category", "food", "items.0.category", "Select"),
+    ("items.0.months", 3, "items.0.months", "only for monthly"),
+    ("budget_management", "cash", "budget_management", "Select"),
+    ("reqol10_baseline.items", [2] * 9, "reqol10_baseline.items", "each of the 10"),
+    ("reqol10_baseline.items.3", 5, "reqol10_baseline.items.3", "4 or less"),
+    ("reqol10_baseline.physical_health", -1, "reqol10_baseline.physical_health", "more than"),
+    ("person.favourite_colour", "blue", "person.favourite_colour", "not part of a referral"),
+    ("surprise", 1, "surprise", "not part of a referral"),
+]
+
+
+@pytest.mark.parametrize("path, value, field, words", CASES,
+                         ids=[f"{c[0]}={str(c[1])[:20]!r}" for c in CASES])
+def test_each_rule_names_the_field_and_stores_nothing(
+    api: Any, path: str, value: Any, field: str, words: str
+) -> None:
+    response = api(with_change(make_referral(), path, value))
+    assert response.status_code == 422
+    errors = errors_of(response)
+    assert field in errors, errors
+    assert words.lower() in errors[field].lower(), errors[field]
+    assert stored_items() == []
+
+
+def test_too_many_goals_and_items(api: Any) -> None:
+    referral = make_referral()
+    referral["goals"] = referral["goals"] * 4
+    referral["items"] = referral["items"] * 11
+    errors = errors_of(api(referral))
+    assert "no more than 3" in errors["goals"]
+    assert "no more than 10" in errors["items"]
+
+
+def test_monthly_items_need_1_to_12_months(api: Any) -> None:
+    base = make_referral()
+    base["items"][0].update(recurrence="monthly", cost_pence=1000)
+    for months, ok in [(0, False), (1, True), (12, True), (13, False)]:
+        response = api(with_change(base, "items.0.months", months))
+        assert (response.status_code == 201) is ok, (months, response.json_body)
+
+
+def test_every_bad_field_is_named_at_once(api: Any) -> None:
+    referral = with_change(make_referral(), "person.nhs_number", "123")
+    referral = with_change(referral, "person.postcode", "nowhere")
+    referral = with_change(referral, "items.0.cost_pence", -5)
+    assert set(errors_of(api(referral))) == {
+        "person.nhs_number", "person.postcode", "items.0.cost_pence"}
+
+
+def test_approving_manager_is_needed_from_250_pounds(api: Any) -> None:
+    referral = make_referral(total_pence=25000)
+    del referral["approving_manager"]
+    response = api(referral)
+    assert response.status_code == 422
+    assert "approving manager" in errors_of(response)["approving_manager"]
+    assert api(make_referral(total_pence=24999)).status_code == 201
+    assert stored_items() != []
+
+
+def test_approving_manager_must_not_be_the_referrer(api: Any) -> None:
+    referral = make_referral(total_pence=30000)
+    referral["approving_manager"]["email"] = referral["referrer"]["email"]
+    assert "someone other than you" in errors_of(api(referral))["approving_manager.email"]
+
+
+def test_thresholds_come_from_configuration(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PHB_REFERRER_SIGNOFF_BELOW_PENCE", "40000")
+    monkeypatch.setenv("PHB_MANAGER_SIGNOFF_UP_TO_PENCE", "80000")
+    get_settings.cache_clear()
+    referral = make_referral(total_pence=30000)
+    del referral["approving_manager"]
+    response = api(referral)
+    get_settings.cache_clear()
+    assert response.status_code == 201
+
+
+# --- malformed requests -------------------------------------------------------------------------
+
+
+def test_malformed_json_is_400(api: Any) -> None:
+    response = api(None, raw=b'{"referrer": ')
+    assert response.status_code == 400
+    assert "not valid JSON" in response.json_body["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("body", [b"[]", b'"text"', b"42", b"null"])
+def test_a_body_that_is_not_an_object_is_refused(api: Any, body: bytes) -> None:
+    response = api(None, raw=body)
+    assert response.status_code == 422
+    assert response.json_body["errors"][0]["message"] == "The request body must be a JSON object"
+
+
+def test_body_over_64_kb_is_413(api: Any) -> None:
+    referral = make_referral(how_phb_helps="x" * (65 * 1024))
+    response = api(referral)
+    assert response.status_code == 413
+    assert stored_items() == []
+
+
+def test_non_json_content_type_is_refused(client: Any) -> None:
+    response = client.http.post("/api/referrals", headers={"Content-Type": "text/plain"},
+                                body="hello")
+    assert response.status_code == 415
+
+
+# --- idempotency --------------------------------------------------------------------------------
+
+
+def test_same_idempotency_key_and_body_returns_the_same_referral(api: Any) -> None:
+    referral = make_referral()
+    first = api(referral, headers={"Idempotency-Key": "abc-123"})
+    second = api(referral, headers={"Idempotency-Key": "abc-123"})
+    assert first.status_code == second.status_code == 201
+    assert first.json_body["reference"] == second.json_body["reference"]
+    assert second.headers.get("Idempotent-Replayed") == "true"
+    referral_items = [i for i in stored_items() if i["sk"]["S"] == "REFERRAL"]
+    assert len(referral_items) == 1
+
+
+def test_same_idempotency_key_with_another_body_is_409(api: Any) -> None:
+    api(make_referral(), headers={"Idempotency-Key": "abc-123"})
+    response = api(make_referral(total_pence=999), headers={"Idempotency-Key": "abc-123"})
+    assert response.status_code == 409
+    assert errors_of(response)["Idempotency-Key"]
+    assert len([i for i in stored_items() if i["sk"]["S"] == "REFERRAL"]) == 1
+
+
+def test_without_a_key_each_post_is_a_new_referral(api: Any) -> None:
+    referral = make_referral()
+    assert api(referral).json_body["reference"] != api(referral).json_body["reference"]
+
+
+def test_malformed_idempotency_key_is_400(api: Any) -> None:
+    response = api(make_referral(), headers={"Idempotency-Key": "x" * 300})
+    assert response.status_code == 400
+
+
+# --- OpenAPI ------------------------------------------------------------------------------------
+
+
+def test_openapi_document_is_generated_from_the_models(client: Any) -> None:
+    document = client.http.get("/openapi.json").json_body
+    assert document["openapi"].startswith("3.1")
+    referral = document["components"]["schemas"]["Referral"]
+    assert referral["additionalProperties"] is False
+    assert set(referral["required"]) >= {"referrer", "person", "goals", "items"}
+    person = document["components"]["schemas"]["Person"]
+    assert set(person["properties"]["borough"]["enum"]) == {
+        "city_and_hackney", "tower_hamlets", "newham"}
+    post = document["paths"]["/api/referrals"]["post"]
+    assert set(post["responses"]) >= {"201", "400", "409", "413", "422"}
