@@ -34,6 +34,22 @@ class UnknownTask(Exception):
     pass
 
 
+class TransientError(Exception):
+    """An AWS error worth retrying: the state machine retries `TransientError` with backoff."""
+
+
+class AWSError(Exception):
+    """A permanent AWS error; raised as a subclass named after the AWS error code, so the
+    execution history (and any Catch) shows e.g. `MessageRejected`."""
+
+
+TRANSIENT_CODES = {
+    "Throttling", "ThrottlingException", "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded", "TooManyRequestsException", "ServiceUnavailable",
+    "InternalFailure", "InternalServerError", "TransactionConflictException",
+}
+
+
 def store(settings: Settings) -> ReferralStore:
     return ReferralStore(aws.client("dynamodb"), settings.table_name)
 
@@ -128,4 +144,26 @@ def run(event: dict[str, Any]) -> dict[str, Any]:
     task = TASKS.get(event.get("task", ""))
     if task is None:
         raise UnknownTask(str(event.get("task")))
-    return task(event, get_settings())
+    try:
+        return task(event, get_settings())
+    except Exception as exc:
+        named = classify(exc)
+        if named is exc:
+            raise
+        raise named from exc
+
+
+def classify(exc: Exception) -> Exception:
+    """Name AWS failures for the state machine: transient ones are retried, others caught."""
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+    if isinstance(exc, (ConnectionError, HTTPClientError)):
+        return TransientError(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", "ClientError"))
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400))
+        if code in TRANSIENT_CODES or status >= 500:
+            return TransientError(f"{code}: {exc}")
+        name = code if code.isidentifier() else "AWSError"
+        return type(name, (AWSError,), {})(str(exc))
+    return exc

@@ -24,7 +24,7 @@ os.environ.pop("AWS_PROFILE", None)
 
 
 @pytest.fixture
-def aws() -> Iterator[Any]:
+def aws_stack() -> Iterator[Any]:
     from moto import mock_aws
 
     import app as application
@@ -45,7 +45,7 @@ def aws() -> Iterator[Any]:
 
 
 @pytest.fixture
-def client(aws: Any) -> Iterator[Any]:
+def client(aws_stack: Any) -> Iterator[Any]:
     from chalice.test import Client
 
     import app as application

@@ -1,0 +1,161 @@
+"""Intake on moto with the real state machine (infra/pathway.asl.json) executing."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from chalicelib import aws, mail, rules, workflow
+from chalicelib.config import get_settings
+from chalicelib.store import ReferralStore, TransitionRefused
+from devstack.outbox import sent_emails
+from tests.conftest import wait_for_execution
+from tests.factories import make_items, make_referral
+
+
+def store() -> ReferralStore:
+    return ReferralStore(aws.client("dynamodb"), get_settings().table_name)
+
+
+def submit(api: Any, referral: dict[str, Any]) -> str:
+    response = api(referral)
+    assert response.status_code == 201, response.json_body
+    reference: str = response.json_body["reference"]
+    return reference
+
+
+@pytest.mark.parametrize("total, tier, approvers", [
+    (24999, "referrer", ["referrer"]),
+    (25000, "manager", ["manager"]),
+    (50000, "manager", ["manager"]),
+    (50001, "panel", ["manager", "panel"]),
+])
+def test_intake_records_the_sign_off_tier(api: Any, total: int, tier: str,
+                                          approvers: list[str]) -> None:
+    reference = submit(api, make_referral(total_pence=total))
+    execution = wait_for_execution(reference)
+    assert execution["status"] == "SUCCEEDED"
+    assert json.loads(execution["output"])["intake"] == {"tier": tier, "needs_advisor": False}
+    stored = store().get(reference)
+    assert (stored.status, stored.tier) == ("awaiting_sign_off", tier)
+    intake = next(e for e in store().history(reference) if e.what == "intake_recorded")
+    assert intake.detail["approvers"] == approvers and intake.who == "system"
+
+
+def test_a_request_hitting_an_exclusion_is_flagged_for_an_advisor(api: Any) -> None:
+    referral = make_referral(items=[{**make_items(9000)[0], "description": "Air fryer",
+                                     "category": "equipment"}])
+    reference = submit(api, referral)
+    wait_for_execution(reference)
+    stored = store().get(reference)
+    assert stored.flags == [{"code": "household_items", "item": 0,
+                             "reason": "Household items are not normally funded by a PHB"}]
+    assert stored.status == "awaiting_sign_off"  # flagged, not rejected
+    assert "A PHB advisor will also check" in sent_emails()[0].text
+
+
+def test_execution_is_named_by_the_reference_and_carries_no_personal_data(api: Any) -> None:
+    reference = submit(api, make_referral())
+    execution = wait_for_execution(reference)
+    assert execution["name"] == reference
+    assert json.loads(execution["input"]) == {"referral_id": reference}
+    history = aws.client("stepfunctions").get_execution_history(
+        executionArn=execution["executionArn"])["events"]
+    everything = json.dumps(history, default=str) + execution["output"]
+    for personal in ("Alex", "Morgan", "9434765919", "E8 1DY", "1985-05-01", "sam.okafor"):
+        assert personal not in everything
+
+
+def test_acknowledgement_tells_the_referrer_the_reference_and_next_steps_only(api: Any) -> None:
+    reference = submit(api, make_referral(total_pence=30000))
+    wait_for_execution(reference)
+    [email] = sent_emails()
+    assert email.to == "sam.okafor@nhs.net"
+    assert reference in email.subject
+    for body in (email.text, email.html):
+        assert reference in body
+        assert "approving manager will be emailed" in body
+        assert "020 3869 9728" in body
+        assert f"http://testserver/referrals/{reference}" in body
+        for personal in ("Alex", "Morgan", "9434765919", "943 476 5919", "E8 1DY", "1985",
+                         "Gym membership", "Jo Patel"):
+            assert personal not in body
+    assert [e.what for e in store().history(reference)] == [
+        "submitted", "intake_recorded", "email_sent:acknowledgement"]
+
+
+def test_a_transient_email_failure_is_retried_and_sent_once(
+    api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_send = mail.send
+    calls = []
+
+    def flaky(ses: Any, settings: Any, email: mail.Email) -> str:
+        calls.append(email.kind)
+        if len(calls) == 1:
+            from chalicelib.tasks import TransientError
+
+            raise TransientError("SES throttled")
+        return real_send(ses, settings, email)
+
+    monkeypatch.setattr(mail, "send", flaky)
+    reference = submit(api, make_referral())
+    assert wait_for_execution(reference)["status"] == "SUCCEEDED"
+    assert calls == ["acknowledgement", "acknowledgement"]
+    assert len(sent_emails()) == 1
+
+
+def test_a_permanent_email_failure_marks_the_referral_for_an_advisor(api: Any) -> None:
+    aws.client("ses").delete_identity(Identity=get_settings().sender_email)
+    reference = submit(api, make_referral())
+    execution = wait_for_execution(reference)
+    assert execution["status"] == "FAILED"
+    stored = store().get(reference)
+    assert stored.status == "needs_attention"
+    event = store().history(reference)[-1]
+    assert event.what == "needs_attention" and "MessageRejected" in event.detail["error"]
+
+
+def test_referral_is_kept_when_the_workflow_cannot_start(
+    api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PHB_STATE_MACHINE_ARN",
+                       "arn:aws:states:eu-west-2:123456789012:stateMachine:missing")
+    get_settings.cache_clear()
+    response = api(make_referral())
+    assert response.status_code == 201
+    assert response.json_body["status"] == "needs_attention"
+    reference = response.json_body["reference"]
+    get_settings.cache_clear()
+    assert store().get(reference).status == "needs_attention"
+    assert store().history(reference)[-1].what == "workflow_start_failed"
+
+
+def test_starting_a_referral_twice_is_harmless(api: Any) -> None:
+    reference = submit(api, make_referral())
+    wait_for_execution(reference)
+    sfn = aws.client("stepfunctions")
+    assert workflow.start(sfn, get_settings().state_machine_arn, reference) is False
+    assert len(sent_emails()) == 1
+
+
+def test_a_reference_collision_takes_a_new_reference(aws_stack: Any) -> None:
+    referrals = store()
+    first = referrals.create_referral("{}", 100, "a@nhs.net", "a@nhs.net", lambda: "PHB-2222-2222")
+    candidates = iter(["PHB-2222-2222", "PHB-3333-3333"])
+    second = referrals.create_referral("{}", 200, "b@nhs.net", "b@nhs.net",
+                                       lambda: next(candidates))
+    assert (first.reference, second.reference) == ("PHB-2222-2222", "PHB-3333-3333")
+    assert referrals.get("PHB-2222-2222").total_pence == 100
+
+
+def test_a_status_change_only_happens_from_an_allowed_status(aws_stack: Any) -> None:
+    referrals = store()
+    created = referrals.create_referral("{}", 100, "a@nhs.net", "a@nhs.net", rules.new_reference)
+    referrals.transition(created.reference, "awaiting_sign_off", ["submitted"], "system", "one")
+    with pytest.raises(TransitionRefused):
+        referrals.transition(created.reference, "awaiting_sign_off", ["submitted"], "system",
+                             "two")
+    assert [e.what for e in referrals.history(created.reference)] == ["submitted", "one"]
