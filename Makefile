@@ -36,3 +36,26 @@ test: $(STAMP)
 
 clean:
 	rm -rf $(OUT) build .chalice/deployments
+
+# Region for chalice, cfn-lint and the aws CLI; override with AWS_DEFAULT_REGION=... .
+package deploy: export AWS_DEFAULT_REGION ?= eu-west-2
+
+package: $(STAMP)
+	rm -rf $(OUT) build .chalice/deployments  # a cached zip would hide a missing-wheel warning
+	$(PY) infra/build_template.py infra/resources.json infra/pathway.asl.json build/resources.json
+	$(VENV)/bin/chalice package --stage $(STAGE) --merge-template build/resources.json $(OUT)/ 2>&1 | tee build/package.log
+	@if grep -q "Could not install dependencies" build/package.log; then \
+	  echo "ERROR: chalice could not get Lambda-compatible (manylinux) wheels, see above" >&2; exit 1; fi
+	$(PY) infra/check_package.py $(OUT)/deployment.zip $(OUT)/sam.json requirements.txt
+	$(VENV)/bin/cfn-lint $(OUT)/sam.json --regions $(AWS_DEFAULT_REGION)
+
+deploy:
+	@aws --version >/dev/null 2>&1 || { echo "ERROR: make deploy needs the AWS CLI v2 (aws): see docs/DEPLOY.md" >&2; exit 1; }
+	@[ -n "$(BUCKET)" ] || { echo "ERROR: set BUCKET=<an S3 bucket in $(AWS_DEFAULT_REGION) for the deployment artefacts>, see docs/DEPLOY.md" >&2; exit 1; }
+	$(MAKE) --no-print-directory package
+	aws cloudformation package --region $(AWS_DEFAULT_REGION) --template-file $(OUT)/sam.json --s3-bucket $(BUCKET) --output-template-file $(OUT)/packaged.json --use-json
+	aws cloudformation deploy --region $(AWS_DEFAULT_REGION) --template-file $(OUT)/packaged.json --s3-bucket $(BUCKET) \
+	  --stack-name phb-pathway-$(STAGE) --capabilities CAPABILITY_IAM --no-fail-on-empty-changeset \
+	  $(if $(strip $(PARAMS)),--parameter-overrides $(strip $(PARAMS)))
+	aws cloudformation describe-stacks --region $(AWS_DEFAULT_REGION) --stack-name phb-pathway-$(STAGE) \
+	  --query "Stacks[0].Outputs[].[OutputKey,OutputValue]" --output table

@@ -7,10 +7,10 @@ import re
 
 from chalice import Response
 
-from chalicelib import aws, intake, rules
+from chalicelib import aws, intake
 from chalicelib.config import get_settings
 from chalicelib.referral import validate_referral
-from chalicelib.store import IdempotencyConflict, NotFound, ReferralStore
+from chalicelib.store import IdempotencyConflict, ReferralStore, find_referral
 from chalicelib.web import json_errors, json_response
 
 MAX_BODY_BYTES = 64 * 1024
@@ -60,13 +60,9 @@ def create_referral(body: bytes, idempotency_key: str | None) -> Response:
 
 
 def referral_status(reference: str) -> Response:
-    parsed = rules.parse_reference(reference)
-    settings = get_settings()
-    if parsed is not None:
-        try:
-            stored = ReferralStore(aws.client("dynamodb"), settings.table_name).get(parsed)
-        except NotFound:
-            pass
-        else:
-            return json_response({"reference": stored.reference, "status": stored.status})
-    return json_errors([{"field": "reference", "message": "No referral has that reference"}], 404)
+    stored = find_referral(ReferralStore(aws.client("dynamodb"), get_settings().table_name),
+                           reference)
+    if stored is None:
+        return json_errors([{"field": "reference", "message": "No referral has that reference"}],
+                           404)
+    return json_response({"reference": stored.reference, "status": stored.status})

@@ -14,11 +14,11 @@ from typing import Any
 
 from chalice import Response
 
-from chalicelib import aws, form, intake, rules
+from chalicelib import aws, form, intake
 from chalicelib.config import Settings, get_settings
 from chalicelib.form import SECTION_BY_SLUG, SECTIONS, FieldError, FormRejected
-from chalicelib.referral import Referral, validate_referral, warnings
-from chalicelib.store import NotFound, ReferralStore
+from chalicelib.referral import Referral, sign_off, validate_referral, warnings
+from chalicelib.store import ReferralStore, find_referral
 from chalicelib.web import page, redirect
 
 COOKIE = "phb_draft"
@@ -77,10 +77,14 @@ def start_draft() -> Response:
 # --- one section ------------------------------------------------------------------------------
 
 
-def _load(draft_id: str | None) -> dict[str, str] | None:
-    if draft_id is None:
-        return None
-    return _store(get_settings()).load_draft(draft_id)
+def _open_draft(draft_id: str | None) -> tuple[dict[str, str], None] | tuple[None, Response]:
+    """The draft's answers, or where to send someone whose draft is gone or already sent."""
+    values = _store(get_settings()).load_draft(draft_id) if draft_id else None
+    if values is None:
+        return None, _expired()
+    if values.get(SUBMITTED):
+        return None, redirect(f"/referral/confirmation/{values[SUBMITTED]}")
+    return values, None
 
 
 def _check(values: dict[str, str], settings: Settings) -> tuple[Referral | None, list[FieldError]]:
@@ -116,11 +120,9 @@ def _section_context(slug: str, values: dict[str, str], errors: list[FieldError]
 def section_page(slug: str, draft_id: str | None, change: bool) -> Response:
     if slug not in SECTION_BY_SLUG:
         return error_page(404, "Page not found", "There is no page at this address.")
-    values = _load(draft_id)
-    if values is None:
-        return _expired()
-    if values.get(SUBMITTED):
-        return redirect(f"/referral/confirmation/{values[SUBMITTED]}")
+    values, elsewhere = _open_draft(draft_id)
+    if values is None or draft_id is None:
+        return elsewhere or _expired()
     return page(f"referral/{slug}.html", **_section_context(slug, values, [], change))
 
 
@@ -132,11 +134,9 @@ def save_section(slug: str, draft_id: str | None, body: bytes, change: bool) -> 
     if slug not in SECTION_BY_SLUG:
         return error_page(404, "Page not found", "There is no page at this address.")
     settings = get_settings()
-    values = _load(draft_id)
+    values, elsewhere = _open_draft(draft_id)
     if values is None or draft_id is None:
-        return _expired()
-    if values.get(SUBMITTED):
-        return redirect(f"/referral/confirmation/{values[SUBMITTED]}")
+        return elsewhere or _expired()
     try:
         posted = form.parse_form(body)
     except FormRejected as exc:
@@ -184,11 +184,9 @@ def _render_section(slug: str, values: dict[str, str], errors: list[FieldError],
 
 
 def check_page(draft_id: str | None) -> Response:
-    values = _load(draft_id)
-    if values is None:
-        return _expired()
-    if values.get(SUBMITTED):
-        return redirect(f"/referral/confirmation/{values[SUBMITTED]}")
+    values, elsewhere = _open_draft(draft_id)
+    if values is None or draft_id is None:
+        return elsewhere or _expired()
     return _render_check(values, 200)
 
 
@@ -209,19 +207,15 @@ def _render_check(values: dict[str, str], status: int) -> Response:
     if referral is not None:
         context["summary"] = form.summary(referral)
         context["warnings"] = warnings(referral)
-        context["decision"] = rules.sign_off(
-            referral.items, settings.funding_rules, settings.referrer_signoff_below_pence,
-            settings.manager_signoff_up_to_pence)
+        context["decision"] = sign_off(referral, settings)
     return page("referral/check.html", status=422 if errors else status, **context)
 
 
 def submit(draft_id: str | None) -> Response:
     settings = get_settings()
-    values = _load(draft_id)
+    values, elsewhere = _open_draft(draft_id)
     if values is None or draft_id is None:
-        return _expired()
-    if values.get(SUBMITTED):
-        return redirect(f"/referral/confirmation/{values[SUBMITTED]}")
+        return elsewhere or _expired()
     referral, errors = _check(values, settings)
     if referral is None:
         return _render_check(values, 422)
@@ -230,30 +224,24 @@ def submit(draft_id: str | None) -> Response:
     return redirect(f"/referral/confirmation/{created.reference}")
 
 
+def _not_found() -> Response:
+    return error_page(404, "Referral not found", "There is no referral with that reference. "
+                      "Check it against the acknowledgement email.")
+
+
 def confirmation(reference: str) -> Response:
-    parsed = rules.parse_reference(reference)
-    if parsed is None:
-        return error_page(404, "Referral not found", "There is no referral with that reference.")
-    try:
-        stored = _store(get_settings()).get(parsed)
-    except NotFound:
-        return error_page(404, "Referral not found", "There is no referral with that reference.")
+    stored = find_referral(_store(get_settings()), reference)
+    if stored is None:
+        return _not_found()
     return page("referral/confirmation.html", reference=stored.reference)
 
 
 def status_page(reference: str) -> Response:
     from chalicelib.pathway import STATUS_LABELS
 
-    parsed = rules.parse_reference(reference)
-    stored = None
-    if parsed is not None:
-        try:
-            stored = _store(get_settings()).get(parsed)
-        except NotFound:
-            stored = None
+    stored = find_referral(_store(get_settings()), reference)
     if stored is None:
-        return error_page(404, "Referral not found", "There is no referral with that reference. "
-                          "Check it against the acknowledgement email.")
+        return _not_found()
     return page("referral/status.html", reference=stored.reference,
                 status=STATUS_LABELS.get(stored.status, stored.status),
                 submitted=date.fromisoformat(stored.created_at[:10]))

@@ -470,6 +470,16 @@ def validate_referral(
     return cross_field_errors(referral, settings) or referral
 
 
+def sign_off(referral: Referral, settings: Settings) -> rules.SignOff:
+    """Who signs this referral off, by the configured thresholds and funding rules."""
+    return rules.sign_off(
+        referral.items,
+        settings.funding_rules,
+        settings.referrer_signoff_below_pence,
+        settings.manager_signoff_up_to_pence,
+    )
+
+
 def load_stored(answers: str) -> Referral:
     """A referral read back from the table: validated shape, no date-relative rules."""
     return Referral.model_validate_json(answers, context={"stored": True})

@@ -363,6 +363,19 @@ class ReferralStore:
         )
 
 
+def find_referral(store: ReferralStore, typed_reference: str) -> StoredReferral | None:
+    """The referral a person's typed reference names, forgiving case and spacing."""
+    from chalicelib.rules import parse_reference
+
+    reference = parse_reference(typed_reference)
+    if reference is None:
+        return None
+    try:
+        return store.get(reference)
+    except NotFound:
+        return None
+
+
 def _prefixed(attrs: dict[str, Any]) -> dict[str, Any]:
     return {f":{name}": value for name, value in attrs.items()}
 

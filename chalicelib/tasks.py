@@ -10,9 +10,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib import aws, mail, pathway, rules
+from chalicelib import aws, mail, pathway
 from chalicelib.config import Settings, get_settings
-from chalicelib.referral import load_stored
+from chalicelib.referral import load_stored, sign_off
 from chalicelib.store import ReferralStore, TransitionRefused
 
 SYSTEM = "system"
@@ -63,12 +63,7 @@ def record_intake(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
         # A retry after the change was made: report what was decided, change nothing.
         return {"tier": stored.tier, "needs_advisor": bool(stored.flags)}
     referral = load_stored(stored.answers)
-    decision = rules.sign_off(
-        referral.items,
-        settings.funding_rules,
-        settings.referrer_signoff_below_pence,
-        settings.manager_signoff_up_to_pence,
-    )
+    decision = sign_off(referral, settings)
     flags = [flag.as_dict() for flag in decision.flags]
     try:
         referrals.transition(

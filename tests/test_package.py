@@ -1,0 +1,206 @@
+"""`make package`: the Lambda zip and CloudFormation template that `make deploy` ships.
+
+Packages once for this module (about 5-60 s: chalice fetches manylinux wheels from PyPI unless
+pip's cache has them), then checks the artefacts and imports the app from the unzipped package
+the way Lambda does, with nothing from this virtualenv on the path.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "out"
+ASL = ROOT / "infra" / "pathway.asl.json"
+# What the Lambda Python runtime provides besides the standard library (not in the zip).
+LAMBDA_RUNTIME_LIBRARIES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3",
+                            "six")
+
+
+@pytest.fixture(scope="module")
+def packaged() -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    return subprocess.run(
+        ["make", "package"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.fixture(scope="module")
+def zip_names(packaged: subprocess.CompletedProcess[str]) -> list[str]:
+    assert packaged.returncode == 0, f"make package failed:\n{packaged.stdout}\n{packaged.stderr}"
+    with zipfile.ZipFile(OUT / "deployment.zip") as zf:
+        return zf.namelist()
+
+
+@pytest.fixture(scope="module")
+def template(packaged: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    assert packaged.returncode == 0, f"make package failed:\n{packaged.stdout}\n{packaged.stderr}"
+    result: dict[str, Any] = json.loads((OUT / "sam.json").read_text(encoding="utf-8"))
+    return result
+
+
+def resources_of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def test_make_package_succeeds_with_checks_and_lint(
+    packaged: subprocess.CompletedProcess[str],
+) -> None:
+    assert packaged.returncode == 0, f"make package failed:\n{packaged.stdout}\n{packaged.stderr}"
+    assert "package check ok" in packaged.stdout
+    assert "cfn-lint" in packaged.stdout  # the last step ran, and passed (exit 0)
+
+
+def test_zip_holds_app_templates_static_and_lambda_wheels(zip_names: list[str]) -> None:
+    for name in (
+        "app.py",
+        "templates/layout.html",
+        "templates/emails/acknowledgement.html",
+        "static/nhsuk-frontend.min.css",
+    ):
+        assert name in zip_names
+    assert any(n.startswith("chalicelib/") for n in zip_names)
+    assert "chalicelib/funding_rules.json" in zip_names
+    core = [n for n in zip_names if n.startswith("pydantic_core/") and n.endswith(".so")]
+    assert core == ["pydantic_core/_pydantic_core.cpython-311-x86_64-linux-gnu.so"]
+    with zipfile.ZipFile(OUT / "deployment.zip") as zf:
+        wheel = next(n for n in zip_names
+                     if n.startswith("pydantic_core-") and n.endswith(".dist-info/WHEEL"))
+        tags = [line.split(": ", 1)[1] for line in zf.read(wheel).decode().splitlines()
+                if line.startswith("Tag: ")]
+    assert tags and all(t.startswith("cp311-cp311-manylinux") and t.endswith("_x86_64")
+                        for t in tags), tags
+    assert not any(n.startswith(("tests/", "devstack/", "infra/", ".venv/")) for n in zip_names)
+
+
+def test_table_is_encrypted_recoverable_retained_and_mirrors_the_store(
+    template: dict[str, Any],
+) -> None:
+    from chalicelib.store import table_definition
+
+    tables = resources_of_type(template, "AWS::DynamoDB::Table")
+    assert list(tables) == ["PathwayTable"]
+    table = tables["PathwayTable"]
+    props = table["Properties"]
+    assert props["SSESpecification"] == {"SSEEnabled": True}
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    expected = table_definition("ignored")
+    for key in ("BillingMode", "AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes"):
+        assert props[key] == expected[key], key
+
+
+def test_state_machine_runs_the_asl_file(template: dict[str, Any]) -> None:
+    machines = resources_of_type(template, "AWS::StepFunctions::StateMachine")
+    assert list(machines) == ["PathwayStateMachine"]
+    props = machines["PathwayStateMachine"]["Properties"]
+    assert props["Definition"] == json.loads(ASL.read_text(encoding="utf-8"))
+    assert props["DefinitionSubstitutions"] == {
+        "PathwayFunctionArn": {"Fn::GetAtt": ["Pathway", "Arn"]}
+    }
+
+
+def policy_statements(node: Any) -> list[dict[str, Any]]:
+    """Every statement of every policy document anywhere in the template."""
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        statements = node.get("Statement")
+        if "Version" in node and statements is not None:
+            found.extend(statements if isinstance(statements, list) else [statements])
+        for value in node.values():
+            found.extend(policy_statements(value))
+    elif isinstance(node, list):
+        for item in node:
+            found.extend(policy_statements(item))
+    return found
+
+
+def test_no_policy_grants_every_resource(template: dict[str, Any]) -> None:
+    statements = policy_statements(template["Resources"])
+    # Both functions' roles, the state machine's role, and the trust policies.
+    assert len(statements) >= 8
+    for statement in statements:
+        for key in ("Resource", "NotResource"):
+            value = statement.get(key, [])
+            assert "*" not in (value if isinstance(value, list) else [value]), statement
+
+
+def test_functions_get_their_settings_from_the_template(template: dict[str, Any]) -> None:
+    functions = resources_of_type(template, "AWS::Serverless::Function")
+    assert set(functions) == {"APIHandler", "Pathway"}
+    api = functions["APIHandler"]["Properties"]
+    pathway = functions["Pathway"]["Properties"]
+    assert (api["MemorySize"], pathway["MemorySize"]) == (512, 256)
+    settings = {"PHB_STAGE", "PHB_TABLE_NAME", "PHB_SENDER_EMAIL", "PHB_SES_CONFIGURATION_SET",
+                "PHB_PUBLIC_BASE_URL", "PHB_ALLOWED_REFERRER_DOMAINS",
+                "PHB_REFERRER_SIGNOFF_BELOW_PENCE", "PHB_MANAGER_SIGNOFF_UP_TO_PENCE",
+                "PHB_HELP_EMAIL", "PHB_HELP_PHONE"}
+    assert set(pathway["Environment"]["Variables"]) == settings
+    assert set(api["Environment"]["Variables"]) == settings | {"PHB_STATE_MACHINE_ARN"}
+    assert api["Environment"]["Variables"]["PHB_STATE_MACHINE_ARN"] == {
+        "Ref": "PathwayStateMachine"
+    }
+
+
+IMPORT_CHECK = """
+import json, sys
+import app
+from chalicelib.config import get_settings
+from chalicelib.render import environment
+
+layout = environment().get_template("layout.html")
+html = layout.render(settings=get_settings())  # pulls in the nhsuk-frontend-jinja macros
+import jinja2, pydantic_core
+print(json.dumps({
+    "stage": get_settings().stage,
+    "routes": sorted(app.app.routes),
+    "files": [app.__file__, layout.filename, jinja2.__file__, pydantic_core.__file__],
+    "html": html,
+}))
+"""
+
+
+def test_app_imports_and_renders_from_the_unzipped_package(
+    zip_names: list[str], tmp_path: Path
+) -> None:
+    task_root = tmp_path / "task"
+    with zipfile.ZipFile(OUT / "deployment.zip") as zf:
+        zf.extractall(task_root)
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    for name in LAMBDA_RUNTIME_LIBRARIES:
+        spec = importlib.util.find_spec(name)
+        assert spec is not None and spec.origin is not None, name
+        origin = Path(spec.origin)
+        source = origin.parent if origin.name == "__init__.py" else origin
+        (runtime / source.name).symlink_to(source)
+
+    result = subprocess.run(
+        # -S: no site-packages, so nothing comes from this virtualenv.
+        [sys.executable, "-S", "-c", IMPORT_CHECK],
+        cwd=tmp_path,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PHB_STAGE": "dev",
+             "PYTHONPATH": f"{task_root}{os.pathsep}{runtime}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["stage"] == "dev"
+    assert "/api/referrals" in report["routes"]
+    assert not any(route.startswith("/dev") for route in report["routes"])
+    for path in report["files"]:
+        assert Path(path).resolve().is_relative_to(task_root.resolve()), path
+    assert report["html"].lstrip().startswith("<!DOCTYPE html>")
+    assert "/static/nhsuk-frontend.min.css" in report["html"]
