@@ -11,6 +11,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -77,6 +78,12 @@ class Settings(BaseModel):
     @property
     def is_local(self) -> bool:
         return self.stage in ("local", "test")
+
+    @property
+    def base_path(self) -> str:
+        """The path the app is served under, from the public URL (e.g. `/api` when reached
+        at an API Gateway stage URL); every link and redirect starts with it."""
+        return urlsplit(self.public_base_url).path.rstrip("/")
 
     @property
     def funding_rules(self) -> FundingRules:

@@ -345,8 +345,8 @@ ETHNICITY_LABELS = dict(ETHNICITIES)
 # Check your answers
 
 
-def _row(label: str, value: str | None, slug: str, field: str, multiline: bool = False,
-         change: bool = True) -> dict[str, Any]:
+def _row(label: str, value: str | None, base: str, slug: str, field: str,
+         multiline: bool = False, change: bool = True) -> dict[str, Any]:
     from markupsafe import Markup, escape
 
     shown = value if value not in (None, "") else "Not given"
@@ -356,75 +356,80 @@ def _row(label: str, value: str | None, slug: str, field: str, multiline: bool =
     row: dict[str, Any] = {"key": {"text": label}, "value": cell}
     if change:
         row["actions"] = {"items": [{
-            "href": f"/referral/{slug}?change=1#{anchor(field)}", "text": "Change",
+            "href": f"{base}/referral/{slug}?change=1#{anchor(field)}", "text": "Change",
             "visuallyHiddenText": label.lower(),
         }]}
     return row
 
 
-def summary(referral: Any) -> list[tuple[str, list[dict[str, Any]]]]:
-    """Sections of the check-your-answers page, as NHS.UK summary list rows."""
+def summary(referral: Any, base: str = "") -> list[tuple[str, list[dict[str, Any]]]]:
+    """Sections of the check-your-answers page, as NHS.UK summary list rows; `base` is the
+    path the app is served under."""
     from chalicelib.filters import long_date, nhs_number, pounds
+
+    def row(label: str, value: str | None, slug: str, field: str, **options: bool
+            ) -> dict[str, Any]:
+        return _row(label, value, base, slug, field, **options)
 
     r = referral
     manager = r.approving_manager
     sections = [
         ("Your details", [
-            _row("Name", r.referrer.name, "referrer", "referrer.name"),
-            _row("Role", r.referrer.role, "referrer", "referrer.role"),
-            _row("Team", r.referrer.team, "referrer", "referrer.team"),
-            _row("Organisation", r.referrer.organisation, "referrer", "referrer.organisation"),
-            _row("Work email", r.referrer.email, "referrer", "referrer.email"),
-            _row("Work phone", r.referrer.phone, "referrer", "referrer.phone"),
-            _row("Approving manager", f"{manager.name}, {manager.email}" if manager else None,
+            row("Name", r.referrer.name, "referrer", "referrer.name"),
+            row("Role", r.referrer.role, "referrer", "referrer.role"),
+            row("Team", r.referrer.team, "referrer", "referrer.team"),
+            row("Organisation", r.referrer.organisation, "referrer", "referrer.organisation"),
+            row("Work email", r.referrer.email, "referrer", "referrer.email"),
+            row("Work phone", r.referrer.phone, "referrer", "referrer.phone"),
+            row("Approving manager", f"{manager.name}, {manager.email}" if manager else None,
                  "referrer", "approving_manager.name"),
         ]),
         ("About the person", [
-            _row("Name", f"{r.person.first_name} {r.person.last_name}", "person",
+            row("Name", f"{r.person.first_name} {r.person.last_name}", "person",
                  "person.first_name"),
-            _row("Date of birth", long_date(r.person.date_of_birth), "person",
+            row("Date of birth", long_date(r.person.date_of_birth), "person",
                  "person.date_of_birth"),
-            _row("NHS number", nhs_number(r.person.nhs_number), "person", "person.nhs_number"),
-            _row("Postcode", r.person.postcode, "person", "person.postcode"),
-            _row("Borough", LABELS[r.person.borough], "person", "person.borough"),
-            _row("Email", r.person.email, "person", "person.email"),
-            _row("Phone", r.person.phone, "person", "person.phone"),
-            _row("Ethnic group", ETHNICITY_LABELS[r.person.ethnicity], "person",
+            row("NHS number", nhs_number(r.person.nhs_number), "person", "person.nhs_number"),
+            row("Postcode", r.person.postcode, "person", "person.postcode"),
+            row("Borough", LABELS[r.person.borough], "person", "person.borough"),
+            row("Email", r.person.email, "person", "person.email"),
+            row("Phone", r.person.phone, "person", "person.phone"),
+            row("Ethnic group", ETHNICITY_LABELS[r.person.ethnicity], "person",
                  "person.ethnicity"),
-            _row("Section 117 aftercare", "Yes" if r.person.section_117_aftercare else "No",
+            row("Section 117 aftercare", "Yes" if r.person.section_117_aftercare else "No",
                  "person", "person.section_117_aftercare"),
         ]),
         ("Recovery goals", [
-            _row(f"Goal {i + 1}: {LABELS[g.area]}, by {long_date(g.target_date)}", g.goal,
+            row(f"Goal {i + 1}: {LABELS[g.area]}, by {long_date(g.target_date)}", g.goal,
                  "goals", f"goals.{i}.goal", multiline=True)
             for i, g in enumerate(r.goals)
         ]),
         ("How the PHB helps", [
-            _row("How the PHB helps", r.how_phb_helps, "support", "how_phb_helps",
+            row("How the PHB helps", r.how_phb_helps, "support", "how_phb_helps",
                  multiline=True),
-            _row("Other options considered", r.alternatives_considered, "support",
+            row("Other options considered", r.alternatives_considered, "support",
                  "alternatives_considered", multiline=True),
         ]),
         ("Items requested", [
             *[
-                _row(f"{item.description} ({LABELS[item.category]}, from {item.supplier})",
+                row(f"{item.description} ({LABELS[item.category]}, from {item.supplier})",
                      pounds(item.cost_pence) if item.recurrence == "one_off" else
                      f"{pounds(item.cost_pence)} a month for {item.months} month"
                      f"{'s' if item.months != 1 else ''} ({pounds(item.total_pence)})",
                      "items", f"items.{i}.description")
                 for i, item in enumerate(r.items)
             ],
-            _row("Total", pounds(r.total_pence), "items", "items", change=False),
+            row("Total", pounds(r.total_pence), "items", "items", change=False),
         ]),
         ("ReQoL-10 and budget", [
-            _row("ReQoL-10 scores",
+            row("ReQoL-10 scores",
                  f"{', '.join(map(str, r.reqol10_baseline.items))} (total "
                  f"{r.reqol10_baseline.total} out of 40); physical health "
                  f"{r.reqol10_baseline.physical_health}",
                  "outcomes", "reqol10_baseline.items.0"),
-            _row("How the budget is managed", LABELS[r.budget_management], "budget",
+            row("How the budget is managed", LABELS[r.budget_management], "budget",
                  "budget_management"),
-            _row("Consent", "The person has agreed", "consent", "person.consent"),
+            row("Consent", "The person has agreed", "consent", "person.consent"),
         ]),
     ]
     return sections

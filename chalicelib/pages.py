@@ -45,7 +45,7 @@ def draft_id_from(cookie_header: str | None) -> str | None:
 
 def _set_cookie(draft_id: str, settings: Settings) -> str:
     secure = "" if settings.is_local else "; Secure"
-    return f"{COOKIE}={draft_id}; Path=/referral; HttpOnly; SameSite=Lax; Max-Age=172800{secure}"
+    return f"{COOKIE}={draft_id}; Path={settings.base_path}/referral; HttpOnly; SameSite=Lax; Max-Age=172800{secure}"
 
 
 def error_page(status: int, title: str, message: str) -> Response:
@@ -53,10 +53,7 @@ def error_page(status: int, title: str, message: str) -> Response:
 
 
 def _expired() -> Response:
-    return Response(
-        body="", status_code=303,
-        headers={"Location": "/referral?expired=1", "Cache-Control": "no-store"},
-    )
+    return redirect("/referral?expired=1")
 
 
 # --- start ------------------------------------------------------------------------------------
@@ -205,7 +202,7 @@ def _render_check(values: dict[str, str], status: int) -> Response:
         "decision": None,
     }
     if referral is not None:
-        context["summary"] = form.summary(referral)
+        context["summary"] = form.summary(referral, settings.base_path)
         context["warnings"] = warnings(referral)
         context["decision"] = sign_off(referral, settings)
     return page("referral/check.html", status=422 if errors else status, **context)

@@ -30,7 +30,8 @@ def page(
     from chalicelib.config import get_settings
     from chalicelib.render import render
 
-    body = render(template, settings=get_settings(), **context)
+    settings = get_settings()
+    body = render(template, settings=settings, base=settings.base_path, **context)
     return Response(
         body=body,
         status_code=status,
@@ -44,6 +45,10 @@ def page(
 
 
 def redirect(location: str, headers: dict[str, str] | None = None) -> Response:
+    """303 See Other to a path of this app (the base path is added)."""
+    from chalicelib.config import get_settings
+
+    location = get_settings().base_path + location
     return Response(
         body="",
         status_code=303,

@@ -257,3 +257,22 @@ def test_styles_are_served_by_the_app(client: Any) -> None:
     css = client.http.get("/static/nhsuk-frontend.min.css")
     assert css.status_code == 200 and "nhsuk-button" in html(css)
     assert client.http.get("/static/..%2Fapp.py").status_code == 404
+
+
+def test_links_and_redirects_keep_the_stage_path_of_an_api_gateway_url(
+    browser: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Reached at https://<id>.execute-api.<region>.amazonaws.com/api, API Gateway strips /api
+    # from the request path; every link the app writes must put it back.
+    monkeypatch.setenv("PHB_PUBLIC_BASE_URL", "https://abc.execute-api.eu-west-2.amazonaws.com/api")
+    get_settings.cache_clear()
+    try:
+        page = html(browser.get("/referral"))
+        assert 'href="/api/static/nhsuk-frontend.min.css"' in page
+        assert 'action="/api/referral/start"' in page
+        assert re.findall(r'(?:href|action)="/(?!api/)', page) == []
+        started = browser.start()
+        assert started.headers["Location"] == "/api/referral/referrer"
+        assert "Path=/api/referral;" in started.headers["Set-Cookie"]
+    finally:
+        get_settings.cache_clear()
