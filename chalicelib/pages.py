@@ -240,5 +240,5 @@ def status_page(reference: str) -> Response:
     if stored is None:
         return _not_found()
     return page("referral/status.html", reference=stored.reference,
-                status=STATUS_LABELS.get(stored.status, stored.status),
+                status_label=STATUS_LABELS.get(stored.status, stored.status),
                 submitted=date.fromisoformat(stored.created_at[:10]))
