@@ -119,6 +119,23 @@ def referral_status_page(reference: str) -> Response:
     return pages.status_page(reference)
 
 
+# --- Action links (sign-off, agreement, release, review, closure, withdrawal) -------------------
+
+
+@app.route("/act/{action}/{link_id}", methods=["GET"])
+def action_page(action: str, link_id: str) -> Response:
+    from chalicelib import actions
+
+    return actions.show(action, link_id)
+
+
+@app.route("/act/{action}/{link_id}", methods=["POST"], content_types=FORM)
+def action_submit(action: str, link_id: str) -> Response:
+    from chalicelib import actions
+
+    return actions.act(action, link_id, app.current_request.raw_body or b"")
+
+
 @app.route("/static/{name}", methods=["GET"])
 def static(name: str) -> Response:
     return web.static_file(name)

@@ -63,6 +63,21 @@ class Settings(BaseModel):
     # the second the approving manager; above it the manager and then the Oversight Panel.
     referrer_signoff_below_pence: int = Field(default=25000, gt=0)
     manager_signoff_up_to_pence: int = Field(default=50000, gt=0)
+    # Who signs off above the manager's limit, and who decides flagged requests and releases
+    # money: each address gets its own action link.
+    panel_emails: tuple[str, ...] = ("phb-panel@example.org",)
+    advisor_emails: tuple[str, ...] = ("phb-advisors@example.org",)
+    link_valid_days: int = Field(default=7, ge=1, le=60)
+    # Waiting for a person: a reminder after each period with no answer, escalation to the
+    # advisors after this many reminders, and expiry one period after that.
+    reminder_after_seconds: int = Field(default=3 * 24 * 3600, ge=1)
+    reminders_before_escalation: int = Field(default=2, ge=0, le=10)
+    # The 6-week review comes this long after the money is released.
+    review_after_seconds: int = Field(default=42 * 24 * 3600, ge=0)
+    # Closure is asked for at the goal's target date; a stage may ask sooner (local: minutes).
+    closure_at_most_seconds_after_review: int = Field(default=0, ge=0)
+    reqol_reliable_change: int = Field(default=5, ge=1, le=40)
+    agreement_version: str = "2026-11"
     help_email: str = "phb@example.org"
     help_phone: str = "020 3869 9728"
     service_name: str = "PHB Pathway"
@@ -73,6 +88,13 @@ class Settings(BaseModel):
     def _split_domains(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(d.strip().lower().lstrip("@.") for d in value.split(",") if d.strip())
+        return value
+
+    @field_validator("panel_emails", "advisor_emails", mode="before")
+    @classmethod
+    def _split_addresses(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(a.strip().lower() for a in value.split(",") if a.strip())
         return value
 
     @property

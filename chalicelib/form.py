@@ -339,6 +339,10 @@ LABELS = {
     **{code: label for code, label, _ in BUDGET_MANAGEMENT},
 }
 ETHNICITY_LABELS = dict(ETHNICITIES)
+LABELS_BUDGET = {code: label for code, label, _ in BUDGET_MANAGEMENT}
+PROGRESS = [("achieved", "Achieved"), ("progressing", "Making progress"),
+            ("not_yet", "No progress yet"), ("no_longer_relevant", "No longer relevant")]
+LABELS_PROGRESS = dict(PROGRESS)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -26,12 +26,14 @@ class Email:
     html: str
 
 
-def compose(kind: str, to: str, settings: Settings, **context: Any) -> Email:
+def compose(kind: str, to: str, settings: Settings, subject: str | None = None,
+            **context: Any) -> Email:
     context = {"settings": settings, **context}
+    context["subject"] = subject or SUBJECTS[kind].format(**context)
     return Email(
         kind=kind,
         to=to,
-        subject=SUBJECTS[kind].format(**context),
+        subject=context["subject"],
         text=render(f"emails/{kind}.txt", **context),
         html=render(f"emails/{kind}.html", **context),
     )

@@ -1,27 +1,141 @@
-"""Referral statuses and the transitions allowed between them (no I/O).
+"""Referral statuses, the transitions allowed between them, and who each step waits for
+(no I/O).
 
 Every status change in the table is a conditional write from one of the allowed previous
-statuses, so two clicks or two approvers can never both win.
+statuses, so two clicks or two approvers can never both win, and funds can never be recorded as
+released before the agreement is accepted.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal, Protocol
 
-Status = Literal["submitted", "awaiting_sign_off", "needs_attention"]
+Status = Literal[
+    "submitted", "awaiting_sign_off", "awaiting_information", "approved", "agreement_accepted",
+    "funds_released", "reviewed", "closed", "rejected", "expired", "withdrawn", "needs_attention",
+]
 
 STATUS_LABELS: dict[str, str] = {
     "submitted": "Submitted",
     "awaiting_sign_off": "Waiting for sign-off",
+    "awaiting_information": "Waiting for more information from the referrer",
+    "approved": "Signed off: waiting for the person to accept the agreement",
+    "agreement_accepted": "Agreement accepted: waiting for the money to be released",
+    "funds_released": "Money released: 6-week review to come",
+    "reviewed": "Reviewed: closure at the goal date to come",
+    "closed": "Closed",
+    "rejected": "Not approved",
+    "expired": "Expired: nobody answered in time",
+    "withdrawn": "Withdrawn",
     "needs_attention": "Needs attention from a PHB advisor",
 }
 
+FINAL = ("closed", "rejected", "expired", "withdrawn")
+OPEN = tuple(s for s in STATUS_LABELS if s not in FINAL)
+
 # to-status -> the statuses it may be reached from
 ALLOWED_FROM: dict[str, tuple[str, ...]] = {
-    "awaiting_sign_off": ("submitted",),
-    "needs_attention": ("submitted", "awaiting_sign_off"),
+    "awaiting_sign_off": ("submitted", "awaiting_sign_off", "awaiting_information"),
+    "awaiting_information": ("awaiting_sign_off",),
+    "approved": ("awaiting_sign_off",),
+    "agreement_accepted": ("approved",),
+    "funds_released": ("agreement_accepted",),
+    "reviewed": ("funds_released",),
+    "closed": ("reviewed",),
+    "rejected": ("awaiting_sign_off",),
+    "expired": ("awaiting_sign_off", "awaiting_information", "approved", "agreement_accepted"),
+    "withdrawn": tuple(s for s in OPEN),
+    "needs_attention": tuple(s for s in OPEN if s != "needs_attention"),
 }
 
 
 def allowed_from(status: str) -> tuple[str, ...]:
     return ALLOWED_FROM[status]
+
+
+# The steps a person is asked to act on. A sign-off step is named after its approver.
+SIGN_OFF_STEPS = ("referrer", "manager", "panel", "advisor")
+Step = Literal[
+    "referrer", "manager", "panel", "advisor", "information", "agreement", "release", "review",
+    "closure",
+]
+
+# The status a step's action may be taken in.
+STATUS_FOR_STEP: dict[str, str] = {
+    **{step: "awaiting_sign_off" for step in SIGN_OFF_STEPS},
+    "information": "awaiting_information",
+    "agreement": "approved",
+    "release": "agreement_accepted",
+    "review": "funds_released",
+    "closure": "reviewed",
+}
+
+STEP_LABELS: dict[str, str] = {
+    "referrer": "your sign-off",
+    "manager": "the approving manager's sign-off",
+    "panel": "the PHB Oversight Panel's sign-off",
+    "advisor": "a PHB advisor's decision",
+    "information": "more information from the referrer",
+    "agreement": "the person's acceptance of the direct payment agreement",
+    "release": "a PHB advisor to record that the money was released",
+    "review": "the 6-week review",
+    "closure": "closure at the goal date",
+}
+
+
+def next_approver(approvers: list[str], step: str) -> str | None:
+    """The approver after `step`, or None when `step` was the last."""
+    index = approvers.index(step)
+    return approvers[index + 1] if index + 1 < len(approvers) else None
+
+
+# After sign-off, the statuses in the order a referral passes through them.
+_LATER = ("approved", "agreement_accepted", "funds_released", "reviewed", "closed")
+# The status a step's wait ends in, and what the state machine is told.
+_DONE_AT = {
+    "agreement": ("agreement_accepted", "accepted"),
+    "release": ("funds_released", "released"),
+    "review": ("reviewed", "reviewed"),
+    "closure": ("closed", "closed"),
+}
+
+
+class Progress(Protocol):
+    status: str
+    step: str | None
+    approvers: tuple[str, ...]
+
+    @property
+    def recorded(self) -> dict[str, Any]: ...
+
+
+def outcome_if_done(referral: Progress, step: str) -> str | None:
+    """What ended a step's wait, or None while the step still waits for someone.
+
+    The state machine asks this when it starts (or restarts) waiting, so an action taken just
+    before, or while a reminder was being sent, is never lost.
+    """
+    status = referral.status
+    if status in ("withdrawn", "expired"):
+        return status
+    if status == "needs_attention":
+        return None
+    if step in SIGN_OFF_STEPS:
+        if status == "rejected":
+            return "rejected"
+        if status == "awaiting_information":
+            asked = referral.recorded.get("question", {}).get("step")
+            return "more_information" if asked == step else None
+        if status == "awaiting_sign_off":
+            current = referral.step or ""
+            if current == step or step not in referral.approvers:
+                return None
+            done = referral.approvers.index(step) < referral.approvers.index(current)
+            return "approved" if done else None
+        return "approved" if status in _LATER else None
+    if step == "information":
+        return None if status in ("awaiting_information", "submitted") else "answered"
+    done_status, outcome = _DONE_AT[step]
+    if status in _LATER and _LATER.index(status) >= _LATER.index(done_status):
+        return outcome
+    return None

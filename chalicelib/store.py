@@ -4,7 +4,10 @@ One table holds, per referral (partition `REFERRAL#<reference>`):
   sk `REFERRAL`            the answers, status, tier, flags; `gsi1` indexes it by status, newest first
   sk `EVENT#<when>#<rand>` the append-only history: one item per event (what, who, when)
   sk `EMAIL#<kind>`        a record of each email sent (sending is retried; this makes it once)
-and beside them `IDEMPOTENCY#<hash>` (a submission key -> its referral) and `DRAFT#<id>` (a form
+  sk `TOKEN#<step>`        the Step Functions task token of the step waiting now
+  sk `REMINDERS#<step>`    how many reminders a step has had
+and beside them `LINK#<hash of id>` (a one-time action link: referral, step, action, recipient,
+expiry, used), `IDEMPOTENCY#<hash>` (a submission key -> its referral) and `DRAFT#<id>` (a form
 in progress), both with a TTL. Every write that matters is conditional, and a referral, its first
 event and its idempotency record are written in one transaction: all or nothing.
 """
@@ -73,6 +76,13 @@ class StoredReferral:
     tier: str | None
     flags: list[dict[str, Any]]
     referrer_email: str
+    step: str | None = None  # the sign-off step waited for, while awaiting sign-off
+    approvers: tuple[str, ...] = ()
+    progress: dict[str, Any] | None = None  # what each later step recorded (agreement, ...)
+
+    @property
+    def recorded(self) -> dict[str, Any]:
+        return self.progress or {}
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> StoredReferral:
@@ -86,6 +96,9 @@ class StoredReferral:
             tier=item["tier"]["S"] if "tier" in item else None,
             flags=json.loads(item["flags"]["S"]) if "flags" in item else [],
             referrer_email=item["referrer_email"]["S"],
+            step=item["step"]["S"] if "step" in item else None,
+            approvers=tuple(json.loads(item["approvers"]["S"])) if "approvers" in item else (),
+            progress=json.loads(item["progress"]["S"]) if "progress" in item else {},
         )
 
 
@@ -204,9 +217,16 @@ class ReferralStore:
         actor: str,
         what: str,
         detail: dict[str, Any] | None = None,
-        set_fields: dict[str, str | int] | None = None,
+        set_fields: dict[str, Any] | None = None,
+        when_fields: dict[str, str] | None = None,
+        also: list[dict[str, Any]] | None = None,
     ) -> None:
-        """Change status only from an allowed one, with its history event, atomically."""
+        """Change status only from an allowed one, with its history event, atomically.
+
+        `set_fields` are written with it (dicts and lists as JSON), `when_fields` must hold
+        these values for the change to happen, and `also` are further transaction items that
+        must succeed with it (e.g. using up an action link).
+        """
         at = now_iso()
         current = self.get(reference)
         names = {"#status": "status", "#updated": "updated_at", "#g1": "gsi1pk", "#g1s": "gsi1sk"}
@@ -218,12 +238,16 @@ class ReferralStore:
         sets = ["#status = :to", "#updated = :at", "#g1 = :gsi1pk", "#g1s = :gsi1sk"]
         for index, (name, value) in enumerate((set_fields or {}).items()):
             names[f"#f{index}"] = name
-            values[f":f{index}"] = _n(value) if isinstance(value, int) else _s(value)
+            values[f":f{index}"] = _value(value)
             sets.append(f"#f{index} = :f{index}")
         allowed = list(from_statuses)
         for index, status in enumerate(allowed):
             values[f":from{index}"] = _s(status)
-        condition = f"#status IN ({', '.join(f':from{i}' for i in range(len(allowed)))})"
+        conditions = [f"#status IN ({', '.join(f':from{i}' for i in range(len(allowed)))})"]
+        for index, (name, value) in enumerate((when_fields or {}).items()):
+            names[f"#w{index}"] = name
+            values[f":w{index}"] = _s(value)
+            conditions.append(f"#w{index} = :w{index}")
         try:
             self.client.transact_write_items(
                 TransactItems=[
@@ -232,16 +256,97 @@ class ReferralStore:
                             "TableName": self.table,
                             "Key": _referral_key(reference),
                             "UpdateExpression": "SET " + ", ".join(sets),
-                            "ConditionExpression": condition,
+                            "ConditionExpression": " AND ".join(conditions),
                             "ExpressionAttributeNames": names,
                             "ExpressionAttributeValues": values,
                         }
                     },
                     {"Put": self._event_put(reference, what, actor, detail or {}, at)},
+                    *(also or []),
                 ]
             )
-        except self.client.exceptions.TransactionCanceledException:
-            raise TransitionRefused(f"{reference} is not in {allowed}") from None
+        except self.client.exceptions.TransactionCanceledException as exc:
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            raise TransitionRefused(f"{reference}: {to_status} refused ({reasons})") from None
+
+    # --- waiting steps ---------------------------------------------------------------------
+
+    def save_task_token(self, reference: str, step: str, token: str) -> None:
+        """The Step Functions token of the step waiting now (replaced each time it waits)."""
+        self.client.put_item(
+            TableName=self.table,
+            Item={"pk": _s(f"REFERRAL#{reference}"), "sk": _s(f"TOKEN#{step}"),
+                  "token": _s(token), "at": _s(now_iso())},
+        )
+
+    def task_token(self, reference: str, step: str) -> str | None:
+        item = self.client.get_item(
+            TableName=self.table,
+            Key={"pk": _s(f"REFERRAL#{reference}"), "sk": _s(f"TOKEN#{step}")},
+            ConsistentRead=True,
+        ).get("Item")
+        return item["token"]["S"] if item else None
+
+    def task_tokens(self, reference: str) -> dict[str, str]:
+        return {
+            item["sk"]["S"].split("#", 1)[1]: item["token"]["S"]
+            for item in self._query_partition(reference, "TOKEN#")
+        }
+
+    def count_reminder(self, reference: str, step: str) -> int:
+        """Add one to the reminders sent for a step; returns the new count."""
+        response = self.client.update_item(
+            TableName=self.table,
+            Key={"pk": _s(f"REFERRAL#{reference}"), "sk": _s(f"REMINDERS#{step}")},
+            UpdateExpression="ADD #count :one",
+            ExpressionAttributeNames={"#count": "count"},
+            ExpressionAttributeValues={":one": _n(1)},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(response["Attributes"]["count"]["N"])
+
+    def reset_reminders(self, reference: str, step: str) -> None:
+        self.client.delete_item(
+            TableName=self.table,
+            Key={"pk": _s(f"REFERRAL#{reference}"), "sk": _s(f"REMINDERS#{step}")},
+        )
+
+    # --- action links ----------------------------------------------------------------------
+
+    def put_link(self, id_hash: str, fields: dict[str, Any], valid_until: int) -> None:
+        self.client.put_item(
+            TableName=self.table,
+            Item={
+                "pk": _s(f"LINK#{id_hash}"),
+                "sk": _s("LINK"),
+                **{name: _value(value) for name, value in fields.items()},
+                "valid_until": _n(valid_until),
+                # Kept a year after it stops working, for the audit trail; then TTL removes it.
+                "expires_at": _n(valid_until + 365 * 24 * 3600),
+            },
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    def get_link(self, id_hash: str) -> dict[str, Any] | None:
+        item = self.client.get_item(
+            TableName=self.table, Key={"pk": _s(f"LINK#{id_hash}"), "sk": _s("LINK")},
+            ConsistentRead=True,
+        ).get("Item")
+        if not item:
+            return None
+        return {name: (int(v["N"]) if "N" in v else v["S"]) for name, v in item.items()}
+
+    def use_link_item(self, id_hash: str, now: int) -> dict[str, Any]:
+        """A transaction item that marks a link used, only if it is unused and unexpired."""
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": {"pk": _s(f"LINK#{id_hash}"), "sk": _s("LINK")},
+                "UpdateExpression": "SET used_at = :at",
+                "ConditionExpression": "attribute_not_exists(used_at) AND valid_until > :now",
+                "ExpressionAttributeValues": {":at": _s(now_iso()), ":now": _n(now)},
+            }
+        }
 
     # --- history ---------------------------------------------------------------------------
 
@@ -374,6 +479,12 @@ def find_referral(store: ReferralStore, typed_reference: str) -> StoredReferral 
         return store.get(reference)
     except NotFound:
         return None
+
+
+def _value(value: Any) -> dict[str, str]:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return _s(json.dumps(value, sort_keys=True))
+    return _n(value) if isinstance(value, int) else _s(value)
 
 
 def _prefixed(attrs: dict[str, Any]) -> dict[str, Any]:

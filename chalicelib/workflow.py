@@ -14,10 +14,9 @@ DEFINITION_FILE = Path(__file__).resolve().parent.parent / "infra" / "pathway.as
 
 
 def start(sfn: Any, state_machine_arn: str, reference: str) -> bool:
-    """Start the referral's execution, named by its reference: starting twice is harmless.
-
-    Returns False when it was already started.
-    """
+    """Start the referral's execution, named by its reference: starting twice is harmless
+    (Step Functions answers a running execution's name and input with that execution, and a
+    finished one's with ExecutionAlreadyExists). Returns False in the second case."""
     try:
         sfn.start_execution(
             stateMachineArn=state_machine_arn,

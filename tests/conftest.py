@@ -17,6 +17,9 @@ import pytest
 
 from devstack.stack import base_environment
 
+# moto compares Wait-state timestamps with the local clock: run the tests in UTC.
+os.environ["TZ"] = "UTC"
+time.tzset()
 os.environ.update(base_environment("http://testserver"))
 os.environ["PHB_STAGE"] = "test"
 os.environ.pop("AWS_ENDPOINT_URL", None)
@@ -90,3 +93,21 @@ def wait_for_execution(reference: str, timeout: float = 20.0) -> dict[str, Any]:
 
     result: dict[str, Any] = wait_for(finished, timeout)
     return result
+
+
+def wait_for_acknowledgement(reference: str, timeout: float = 20.0) -> None:
+    """Intake is done: the sign-off tier is recorded and the referrer has been emailed."""
+    from chalicelib import aws
+    from chalicelib.config import get_settings
+    from chalicelib.store import ReferralStore
+
+    referrals = ReferralStore(aws.client("dynamodb"), get_settings().table_name)
+    wait_for(lambda: referrals.email_already_sent(reference, "acknowledgement"), timeout)
+
+
+def execution_status(reference: str) -> str:
+    from chalicelib import aws, workflow
+    from chalicelib.config import get_settings
+
+    arn = workflow.execution_arn(get_settings().state_machine_arn, reference)
+    return str(aws.client("stepfunctions").describe_execution(executionArn=arn)["status"])

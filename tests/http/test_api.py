@@ -12,7 +12,7 @@ import pytest
 from chalicelib import aws
 from chalicelib.config import get_settings
 from chalicelib.store import ReferralStore
-from tests.conftest import wait_for_execution
+from tests.conftest import execution_status, wait_for_acknowledgement
 from tests.factories import make_referral, with_change
 
 
@@ -43,12 +43,13 @@ def test_valid_referral_is_stored_and_its_workflow_started(api: Any) -> None:
     stored = referrals().get(reference)
     assert json.loads(stored.answers)["person"]["nhs_number"] == "9434765919"
     assert [e.what for e in referrals().history(reference)][0] == "submitted"
-    assert wait_for_execution(reference)["status"] == "SUCCEEDED"
+    wait_for_acknowledgement(reference)
+    assert execution_status(reference) == "RUNNING"  # now waiting for sign-off
 
 
 def test_status_url_gives_the_status_without_personal_data(api: Any, client: Any) -> None:
     reference = api(make_referral()).json_body["reference"]
-    wait_for_execution(reference)
+    wait_for_acknowledgement(reference)
     response = client.http.get(f"/api/referrals/{reference}")
     assert response.status_code == 200
     assert response.json_body == {"reference": reference, "status": "awaiting_sign_off"}

@@ -12,7 +12,7 @@ import pytest
 from chalicelib import aws
 from chalicelib.config import get_settings
 from devstack.outbox import sent_emails
-from tests.conftest import wait_for, wait_for_execution
+from tests.conftest import wait_for, wait_for_acknowledgement
 
 TARGET = date.today() + timedelta(days=45)
 
@@ -122,7 +122,7 @@ def test_whole_form_submits_a_referral_and_sends_the_acknowledgement(browser: Br
     reference = sent.headers["Location"].rsplit("/", 1)[1]
     confirmation = browser.get(sent.headers["Location"])
     assert reference in html(confirmation) and "Referral sent" in html(confirmation)
-    assert wait_for_execution(reference)["status"] == "SUCCEEDED"
+    wait_for_acknowledgement(reference)
     emails = wait_for(sent_emails)
     assert emails[0].to == "sam.okafor@nhs.net" and reference in emails[0].subject
 

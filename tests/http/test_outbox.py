@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import wait_for, wait_for_execution
+from tests.conftest import wait_for, wait_for_acknowledgement
 from tests.factories import make_referral
 
 
 def test_outbox_lists_each_email_with_working_links(api: Any, client: Any) -> None:
     reference = api(make_referral()).json_body["reference"]
-    wait_for_execution(reference)
+    wait_for_acknowledgement(reference)
 
-    [email] = wait_for(lambda: client.http.get("/dev/outbox.json").json_body)
+    email = wait_for(lambda: client.http.get("/dev/outbox.json").json_body)[0]
     assert set(email) >= {"to", "subject", "text", "html", "sent_at"}
     assert email["to"] == "sam.okafor@nhs.net" and reference in email["subject"]
     assert email["sent_at"].startswith("20")
