@@ -19,6 +19,11 @@ import urllib.request
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
+LOCAL_TIMINGS = {
+    "PHB_REVIEW_AFTER_SECONDS": "120",  # the "6-week" review two minutes after release
+    "PHB_CLOSURE_AT_MOST_SECONDS_AFTER_REVIEW": "120",
+    "PHB_REMINDER_AFTER_SECONDS": "600",
+}
 
 
 def free_port(host: str) -> int:
@@ -45,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     moto_port = free_port(moto_host)
     public_url = f"http://{args.host}:{args.port}"
     os.environ.update(stack.base_environment(public_url))
+    # Locally the pathway runs in minutes, so a newcomer can click through all of it; each can
+    # still be overridden from the environment.
+    for name, value in LOCAL_TIMINGS.items():
+        os.environ.setdefault(name, value)
     os.environ.update({
         "PHB_STAGE": "local",
         "AWS_ENDPOINT_URL": f"http://{moto_host}:{moto_port}",

@@ -74,3 +74,16 @@ def create(handler: Any) -> Stack:
     get_settings.cache_clear()
     aws.reset()
     return Stack(TABLE_NAME, state_machine_arn, arns[PATHWAY_FUNCTION])
+
+
+def stop_executions(state_machine_arn: str) -> None:
+    """Stop every running execution (a test's leftovers must not act in the next test)."""
+    import boto3
+
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    arn = state_machine_arn
+    pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=arn,
+                                                          statusFilter="RUNNING")
+    for page in pages:
+        for execution in page["executions"]:
+            sfn.stop_execution(executionArn=execution["executionArn"])

@@ -42,6 +42,7 @@ def aws_stack() -> Iterator[Any]:
         try:
             yield created
         finally:
+            stack.stop_executions(created.state_machine_arn)
             lambdas.uninstall()
             clients.reset()
             get_settings.cache_clear()

@@ -130,6 +130,12 @@ def test_no_policy_grants_every_resource(template: dict[str, Any]) -> None:
     # Both functions' roles, the state machine's role, and the trust policies.
     assert len(statements) >= 8
     for statement in statements:
+        if statement.get("Sid") == "CompleteWaitingSteps":
+            # Task tokens of waitForTaskToken states cannot be scoped by IAM: the only "*",
+            # and only for completing a waiting step.
+            assert sorted(statement["Action"]) == ["states:SendTaskFailure",
+                                                   "states:SendTaskSuccess"]
+            continue
         for key in ("Resource", "NotResource"):
             value = statement.get(key, [])
             assert "*" not in (value if isinstance(value, list) else [value]), statement
@@ -144,7 +150,13 @@ def test_functions_get_their_settings_from_the_template(template: dict[str, Any]
     settings = {"PHB_STAGE", "PHB_TABLE_NAME", "PHB_SENDER_EMAIL", "PHB_SES_CONFIGURATION_SET",
                 "PHB_PUBLIC_BASE_URL", "PHB_ALLOWED_REFERRER_DOMAINS",
                 "PHB_REFERRER_SIGNOFF_BELOW_PENCE", "PHB_MANAGER_SIGNOFF_UP_TO_PENCE",
-                "PHB_HELP_EMAIL", "PHB_HELP_PHONE"}
+                "PHB_HELP_EMAIL", "PHB_HELP_PHONE", "PHB_PANEL_EMAILS", "PHB_ADVISOR_EMAILS",
+                "PHB_REMINDER_AFTER_SECONDS", "PHB_REMINDERS_BEFORE_ESCALATION",
+                "PHB_LINK_VALID_DAYS", "PHB_REVIEW_AFTER_SECONDS", "PHB_REQOL_RELIABLE_CHANGE"}
+    # Every variable is a real setting (a typo would be silently ignored).
+    from chalicelib.config import Settings
+
+    assert {name[4:].lower() for name in settings} <= set(Settings.model_fields)
     assert set(pathway["Environment"]["Variables"]) == settings
     assert set(api["Environment"]["Variables"]) == settings | {"PHB_STATE_MACHINE_ARN"}
     assert api["Environment"]["Variables"]["PHB_STATE_MACHINE_ARN"] == {

@@ -12,7 +12,14 @@ from chalicelib.config import get_settings
 from chalicelib.store import ReferralStore
 from tests.conftest import wait_for, wait_for_execution
 from tests.factories import make_referral
-from tests.pathway_helpers import body, link_path, post_form, reqol, wait_for_email
+from tests.pathway_helpers import (
+    body,
+    emails_to,
+    link_path,
+    post_form,
+    reqol,
+    wait_for_email,
+)
 
 REFERRER = "sam.okafor@nhs.net"
 MANAGER = "jo.patel@nhs.net"
@@ -92,3 +99,244 @@ def test_fast_track_referral_from_submission_to_closure(api: Any, client: Any) -
     outcome = stored.recorded["closure"]["reqol10"]
     assert outcome == {"baseline_total": 20, "final_total": 40, "change": 20,
                        "reliable_improvement": True, "reliable_deterioration": False}
+
+
+# --- routing: each tier and boundary --------------------------------------------------------
+
+
+@pytest.mark.parametrize("total, first, then", [
+    (24999, REFERRER, None),
+    (25000, MANAGER, None),
+    (50000, MANAGER, None),
+    (50001, MANAGER, PANEL),
+])
+def test_sign_off_goes_to_the_right_people_by_amount(
+    api: Any, client: Any, total: int, first: str, then: str | None
+) -> None:
+    reference = api(make_referral(total_pence=total)).json_body["reference"]
+    assert sign_off(client, first).status_code == 200
+    if then:
+        wait_for_status(reference, "awaiting_sign_off")
+        wait_for(lambda: store().get(reference).step == "panel")
+        assert sign_off(client, then).status_code == 200
+    wait_for_status(reference, "approved")
+    approvals = [e for e in store().history(reference) if e.what == "approved"]
+    assert [e.who for e in approvals] == [first] + ([then] if then else [])
+
+
+def test_smartphone_and_data_within_caps_is_signed_off_by_the_referrer(
+    api: Any, client: Any
+) -> None:
+    items = [
+        {"description": "Android smartphone", "category": "smartphone_data",
+         "supplier": "Shop", "cost_pence": 19000, "recurrence": "one_off"},
+        {"description": "SIM only data plan", "category": "smartphone_data",
+         "supplier": "Network", "cost_pence": 1500, "recurrence": "monthly", "months": 12},
+    ]
+    referral = make_referral(total_pence=37000, items=items)
+    reference = api(referral).json_body["reference"]
+    assert sign_off(client, REFERRER).status_code == 200
+    wait_for_status(reference, "approved")
+    assert store().get(reference).tier == "referrer"
+
+
+def test_a_flagged_request_also_needs_an_advisor(api: Any, client: Any) -> None:
+    item = {"description": "Air fryer for healthier cooking", "category": "equipment",
+            "supplier": "Shop", "cost_pence": 6000, "recurrence": "one_off"}
+    reference = api(make_referral(items=[item])).json_body["reference"]
+    sign_off(client, REFERRER)
+    wait_for(lambda: store().get(reference).step == "advisor")
+    page = client.http.get(link_path(wait_for_email(ADVISORS, "sign off"), "sign-off"))
+    assert "Flagged for a PHB advisor" in body(page)
+    assert "Household items are not normally funded" in body(page)
+    assert sign_off(client, ADVISORS).status_code == 200
+    wait_for_status(reference, "approved")
+
+
+# --- more information ---------------------------------------------------------------------------
+
+
+def test_a_question_goes_to_the_referrer_and_the_answer_back_to_the_approver(
+    api: Any, client: Any
+) -> None:
+    reference = api(make_referral(total_pence=30000)).json_body["reference"]
+    asked = sign_off(client, MANAGER, "more_information", question="Which gym, and why?")
+    assert asked.status_code == 200
+    wait_for_status(reference, "awaiting_information")
+
+    question_email = wait_for_email(REFERRER, "a question for you")
+    assert "Which gym" not in question_email.text  # the question is behind the link
+    path = link_path(question_email, "answer")
+    assert "Which gym, and why?" in body(client.http.get(path))
+    answered = post_form(client, path, {"answer": "Better Leisure, it is nearest."})
+    assert answered.status_code == 200
+    wait_for_status(reference, "awaiting_sign_off")
+
+    back = wait_for_email(MANAGER, "referrer has answered")
+    assert post_form(client, link_path(back, "sign-off"),
+                     {"decision": "approved"}).status_code == 200
+    wait_for_status(reference, "approved")
+    given = next(e for e in store().history(reference) if e.what == "information_given")
+    assert given.detail == {"step": "manager", "question": "Which gym, and why?",
+                            "answer": "Better Leisure, it is nearest."}
+    assert given.who == REFERRER
+
+
+# --- rejection at each level ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("total, approvers", [
+    (12000, [REFERRER]),
+    (30000, [MANAGER]),
+    (60000, [MANAGER, PANEL]),
+])
+def test_rejection_at_each_level_ends_with_an_email_saying_why(
+    api: Any, client: Any, total: int, approvers: list[str]
+) -> None:
+    reference = api(make_referral(total_pence=total)).json_body["reference"]
+    for approver in approvers[:-1]:
+        sign_off(client, approver)
+    response = sign_off(client, approvers[-1], "rejected", reason="Free classes are available.")
+    assert response.status_code == 200
+    email = wait_for_email(REFERRER, "was not approved")
+    assert "Free classes" not in email.text
+    assert "Free classes are available." in body(client.http.get(link_path(email, "outcome")))
+    assert wait_for_execution(reference)["status"] == "SUCCEEDED"
+    assert status(reference) == "rejected"
+
+
+def test_rejection_by_the_advisor_of_a_flagged_request(api: Any, client: Any) -> None:
+    item = {"description": "Driving lessons", "category": "other", "supplier": "School",
+            "cost_pence": 20000, "recurrence": "one_off"}
+    reference = api(make_referral(items=[item])).json_body["reference"]
+    sign_off(client, REFERRER)
+    wait_for(lambda: store().get(reference).step == "advisor")
+    sign_off(client, ADVISORS, "rejected", reason="Driving lessons are excluded.")
+    wait_for_email(REFERRER, "was not approved")
+    assert status(reference) == "rejected"
+
+
+def test_a_decision_needs_its_reason_or_question(api: Any, client: Any) -> None:
+    reference = api(make_referral()).json_body["reference"]
+    response = sign_off(client, REFERRER, "rejected", reason="  ")
+    assert response.status_code == 422
+    assert "Enter why you are rejecting" in body(response)
+    assert sign_off(client, REFERRER, "bogus").status_code == 422
+    assert status(reference) == "awaiting_sign_off"
+
+
+# --- nobody answers -------------------------------------------------------------------------
+
+
+def test_no_answer_gives_reminders_then_escalation_then_expiry(
+    api: Any, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PHB_REMINDER_AFTER_SECONDS", "1")
+    monkeypatch.setenv("PHB_REMINDERS_BEFORE_ESCALATION", "1")
+    get_settings.cache_clear()
+    reference = api(make_referral(total_pence=30000)).json_body["reference"]
+    wait_for_email(MANAGER, "Reminder", 2, timeout=30)
+    wait_for_email(ADVISORS, "Escalated", timeout=30)
+    expired = wait_for_email(REFERRER, "has expired", timeout=30)
+    assert "approving manager" in expired.text
+    assert wait_for_execution(reference)["status"] == "SUCCEEDED"
+    assert status(reference) == "expired"
+    whats = [e.what for e in store().history(reference)]
+    assert whats.count("reminder_sent") == 2 and "escalated" in whats and "expired" in whats
+    # Every reminder carries a working link; the first request's link still works until used,
+    # but the referral has ended.
+    late = client.http.get(link_path(wait_for_email(MANAGER, "sign off"), "sign-off"))
+    assert late.status_code == 409
+
+
+# --- agreement, withdrawal ------------------------------------------------------------------
+
+
+def test_the_agreement_goes_to_the_person_when_they_have_an_email(api: Any,
+                                                                  client: Any) -> None:
+    referral = make_referral()
+    referral["person"]["email"] = "alex@example.com"
+    reference = api(referral).json_body["reference"]
+    sign_off(client, REFERRER)
+    email = wait_for_email("alex@example.com", "agreement")
+    page = body(client.http.get(link_path(email, "agreement")))
+    for words in ("£120.00", "must be spent only on", "can ask for it back",
+                  "withdraw from this agreement", "Type your full name"):
+        assert words in page
+    response = accept_agreement(client, "alex@example.com")
+    assert response.status_code == 200
+    accepted = store().get(reference).recorded["agreement"]
+    assert accepted["name"] == "Alex Morgan" and accepted["version"] == "2026-11"
+    assert accepted["at"]
+
+
+def test_the_agreement_needs_a_typed_name_and_the_box_ticked(api: Any, client: Any) -> None:
+    reference = api(make_referral()).json_body["reference"]
+    sign_off(client, REFERRER)
+    path = link_path(wait_for_email(REFERRER, "agreement"), "agreement")
+    response = post_form(client, path, {"name": "", "choice": "accept"})
+    assert response.status_code == 422
+    assert "Type your full name" in body(response) and "Tick the box" in body(response)
+    wait_for_status(reference, "approved")
+
+
+def test_money_cannot_be_recorded_as_released_before_the_agreement(api: Any,
+                                                                   client: Any) -> None:
+    from chalicelib.actions import AlreadyDone, record_release
+
+    reference = api(make_referral()).json_body["reference"]
+    sign_off(client, REFERRER)
+    wait_for_status(reference, "approved")
+    with pytest.raises(AlreadyDone):
+        record_release(store(), store().get(reference), ADVISORS, "direct_payment", 12000)
+    assert status(reference) == "approved"
+
+
+def test_the_person_can_decline_the_agreement(api: Any, client: Any) -> None:
+    reference = api(make_referral()).json_body["reference"]
+    sign_off(client, REFERRER)
+    path = link_path(wait_for_email(REFERRER, "agreement"), "agreement")
+    assert post_form(client, path, {"choice": "decline"}).status_code == 200
+    wait_for_email(REFERRER, "withdrawn")
+    assert wait_for_execution(reference)["status"] == "SUCCEEDED"
+    assert status(reference) == "withdrawn"
+
+
+def test_the_referrer_can_withdraw_while_waiting_for_sign_off(api: Any, client: Any) -> None:
+    reference = api(make_referral(total_pence=30000)).json_body["reference"]
+    manager_link = link_path(wait_for_email(MANAGER, "sign off"), "sign-off")
+    path = link_path(wait_for_email(REFERRER, "received"), "withdraw")
+    assert post_form(client, path, {"reason": "Found a free class"}).status_code == 200
+    wait_for_email(REFERRER, "withdrawn")
+    assert wait_for_execution(reference)["status"] == "SUCCEEDED"
+    # The withdrawal sends the email at once; the state machine's own step does not repeat it.
+    assert len(emails_to(REFERRER, "withdrawn")) == 1
+    # The manager's link now says it is too late.
+    assert client.http.get(manager_link).status_code == 409
+
+
+# --- failures -------------------------------------------------------------------------------
+
+
+def test_an_email_that_keeps_failing_is_retried_then_escalated_to_the_advisors(
+    api: Any, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib import mail
+    from chalicelib.tasks import TransientError
+
+    real_send = mail.send
+    attempts = []
+
+    def failing_for_the_manager(ses: Any, settings: Any, email: mail.Email) -> str:
+        if email.to == MANAGER:
+            attempts.append(email.subject)
+            raise TransientError("SES unavailable")
+        return real_send(ses, settings, email)
+
+    monkeypatch.setattr(mail, "send", failing_for_the_manager)
+    reference = api(make_referral(total_pence=30000)).json_body["reference"]
+    alert = wait_for_email(ADVISORS, "needs attention", timeout=30)
+    assert reference in alert.subject
+    assert wait_for_execution(reference)["status"] == "FAILED"
+    assert status(reference) == "needs_attention"
+    assert len(attempts) == 4  # the first try and 3 retries with backoff
