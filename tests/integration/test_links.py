@@ -12,7 +12,6 @@ import pytest
 from chalicelib import actions, aws
 from chalicelib.config import get_settings
 from chalicelib.store import ReferralStore, sha256
-from tests.conftest import wait_for
 from tests.factories import make_referral
 from tests.pathway_helpers import body, link_path, post_form, wait_for_email
 

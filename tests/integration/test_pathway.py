@@ -3,6 +3,7 @@ the emails as each person would."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -99,6 +100,36 @@ def test_fast_track_referral_from_submission_to_closure(api: Any, client: Any) -
     outcome = stored.recorded["closure"]["reqol10"]
     assert outcome == {"baseline_total": 20, "final_total": 40, "change": 20,
                        "reliable_improvement": True, "reliable_deterioration": False}
+    assert stored.recorded["review"]["reqol10_items"] == [3] * 10
+    assert stored.recorded["release"]["amount_pence"] == 12000
+
+    # Every step is in the history, each with who and when.
+    whats = [e.what for e in store().history(reference) if not e.what.startswith("email_sent")]
+    assert whats == ["submitted", "intake_recorded", "approved", "agreement_accepted",
+                     "funds_released", "reviewed", "closed"]
+    # No email on the way carried anything that identifies the person.
+    from devstack.outbox import sent_emails
+
+    emails = sent_emails()
+    assert len(emails) >= 7
+    for email in emails:
+        for personal in ("Alex", "Morgan", "9434765919", "943 476 5919", "E8 1DY", "1985",
+                         "Gym membership", "Go to the gym"):
+            assert personal not in email.text + email.html + email.subject
+
+
+def test_review_and_closure_forms_say_what_is_missing(api: Any, client: Any) -> None:
+    reference = api(make_referral()).json_body["reference"]
+    sign_off(client, REFERRER)
+    accept_agreement(client, REFERRER)
+    release(client)
+    path = link_path(wait_for_email(REFERRER, "6-week review"), "review")
+    response = post_form(client, path, {"bought": "yes"})
+    assert response.status_code == 422
+    page = body(response)
+    assert "Select the progress on goal 1" in page and "Select a score for question 1" in page
+    assert re.search(r'id="bought"[^>]*value="yes"[^>]*checked', page)  # answers kept
+    assert status(reference) == "funds_released"
 
 
 # --- routing: each tier and boundary --------------------------------------------------------
