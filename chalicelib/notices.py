@@ -136,9 +136,6 @@ WORDING: dict[str, Wording] = {
         ("A step of referral {reference} failed after retrying. It has been marked as needing "
          "attention; please check it.",),
     ),
-    "withdraw_link": Wording(
-        "", "", (), "Withdraw referral {reference}",
-    ),
 }
 
 ROLES = {

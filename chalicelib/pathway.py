@@ -55,23 +55,9 @@ def allowed_from(status: str) -> tuple[str, ...]:
 
 # The steps a person is asked to act on. A sign-off step is named after its approver.
 SIGN_OFF_STEPS = ("referrer", "manager", "panel", "advisor")
-Step = Literal[
-    "referrer", "manager", "panel", "advisor", "information", "agreement", "release", "review",
-    "closure",
-]
-
-# The status a step's action may be taken in.
-STATUS_FOR_STEP: dict[str, str] = {
-    **{step: "awaiting_sign_off" for step in SIGN_OFF_STEPS},
-    "information": "awaiting_information",
-    "agreement": "approved",
-    "release": "agreement_accepted",
-    "review": "funds_released",
-    "closure": "reviewed",
-}
 
 STEP_LABELS: dict[str, str] = {
-    "referrer": "your sign-off",
+    "referrer": "the referrer's sign-off",
     "manager": "the approving manager's sign-off",
     "panel": "the PHB Oversight Panel's sign-off",
     "advisor": "a PHB advisor's decision",

@@ -171,7 +171,6 @@ def acknowledge(notifier: Notifier, stored: StoredReferral, referral: Referral,
 def tell_referrer(notifier: Notifier, kind: str, stored: StoredReferral,
                   referral: Referral) -> list[str]:
     """The email that ends a referral; the same whether the workflow or a person sends it."""
-    context: dict[str, Any] = {}
     link_action = None
     step = stored.step
     if kind == "rejected":
@@ -181,7 +180,7 @@ def tell_referrer(notifier: Notifier, kind: str, stored: StoredReferral,
         step = str(stored.recorded.get("expired", {}).get("step", stored.step or ""))
     return notifier.send(kind, stored, [referral.referrer.email], notice="final", step=step,
                          link_action=link_action, link_step="outcome",
-                         link_days=notifier.settings.link_valid_days * 4, **context)
+                         link_days=notifier.settings.link_valid_days * 4)
 
 
 # --- waiting for people -----------------------------------------------------------------------

@@ -1,0 +1,63 @@
+"""What ends each step's wait, and which status changes are allowed: no AWS involved."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from chalicelib import pathway
+
+
+@dataclass
+class Referral:
+    status: str
+    step: str | None = None
+    approvers: tuple[str, ...] = ("manager", "panel")
+    progress: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def recorded(self) -> dict[str, Any]:
+        return self.progress
+
+
+@pytest.mark.parametrize("referral, step, outcome", [
+    (Referral("awaiting_sign_off", "manager"), "manager", None),
+    (Referral("awaiting_sign_off", "panel"), "manager", "approved"),
+    (Referral("awaiting_sign_off", "manager"), "panel", None),
+    (Referral("approved"), "panel", "approved"),
+    (Referral("rejected", "panel"), "panel", "rejected"),
+    (Referral("awaiting_information", "manager", progress={"question": {"step": "manager"}}),
+     "manager", "more_information"),
+    (Referral("awaiting_information"), "information", None),
+    (Referral("awaiting_sign_off", "manager"), "information", "answered"),
+    (Referral("approved"), "agreement", None),
+    (Referral("agreement_accepted"), "agreement", "accepted"),
+    (Referral("funds_released"), "agreement", "accepted"),
+    (Referral("agreement_accepted"), "release", None),
+    (Referral("funds_released"), "release", "released"),
+    (Referral("funds_released"), "review", None),
+    (Referral("reviewed"), "review", "reviewed"),
+    (Referral("reviewed"), "closure", None),
+    (Referral("closed"), "closure", "closed"),
+    (Referral("withdrawn"), "review", "withdrawn"),
+    (Referral("expired"), "manager", "expired"),
+    (Referral("needs_attention"), "manager", None),
+])
+def test_what_ends_a_wait(referral: Referral, step: str, outcome: str | None) -> None:
+    assert pathway.outcome_if_done(referral, step) == outcome
+
+
+def test_money_is_released_only_after_the_agreement_is_accepted() -> None:
+    assert pathway.allowed_from("funds_released") == ("agreement_accepted",)
+
+
+def test_nothing_leaves_a_final_status() -> None:
+    for to in pathway.ALLOWED_FROM:
+        assert not set(pathway.allowed_from(to)) & set(pathway.FINAL), to
+
+
+def test_next_approver_follows_the_order() -> None:
+    assert pathway.next_approver(["manager", "panel", "advisor"], "panel") == "advisor"
+    assert pathway.next_approver(["referrer"], "referrer") is None
