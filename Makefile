@@ -12,13 +12,15 @@ PORT ?= 8000
 STAGE ?= dev
 OUT := out
 
-.PHONY: help run test package deploy clean
+.PHONY: help run test package deploy clean bench screens browser
 
 help:
 	@echo "make run      run the whole system locally on http://$(HOST):$(PORT) (no AWS account needed)"
 	@echo "make test     run the whole test suite"
 	@echo "make package  build the CloudFormation template and Lambda zip in $(OUT)/ for STAGE=$(STAGE)"
 	@echo "make deploy   package and deploy to your AWS account (see README)"
+	@echo "make bench    measure speed, cost, scale and size; writes docs/PERFORMANCE.md"
+	@echo "make screens  screenshots of each page under docs/screens/"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is needed (it is the Lambda runtime): set PYTHON=/path/to/python3.11")'
@@ -31,8 +33,25 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)
 	$(PY) -m devstack.run --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest
+
+# The browser tests drive Debian's Chromium (never a downloaded browser). Installed here when
+# missing and we are root; otherwise the browser tests fail saying how to install it.
+CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser || echo /usr/bin/chromium)
+browser:
+	@if [ ! -x "$(CHROMIUM)" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+# Speed, cost, scale and size figures, printed and written to docs/PERFORMANCE.md.
+bench: $(STAMP)
+	$(PY) -m bench
+
+# Screenshots of what people see, for the README, under docs/screens/.
+screens: $(STAMP) browser
+	$(PY) -m bench.screens
 
 clean:
 	rm -rf $(OUT) build .chalice/deployments
