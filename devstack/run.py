@@ -14,9 +14,12 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 PROJECT = Path(__file__).resolve().parent.parent
 LOCAL_TIMINGS = {
@@ -32,34 +35,71 @@ def free_port(host: str) -> int:
         return int(probe.getsockname()[1])
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-    args = parser.parse_args(argv)
+@dataclass
+class LocalStack:
+    """The system running on this computer: the app at `url`, moto at `moto_url`."""
 
-    # moto compares Wait-state timestamps with the local clock: keep this process in UTC.
-    os.environ["TZ"] = "UTC"
-    time.tzset()
+    url: str
+    moto_url: str
+    table_name: str
+    server: Any
+    moto: Any
+    saved_environ: dict[str, str | None]
 
+    def serve_in_background(self) -> threading.Thread:
+        thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        """Stop both servers and put the environment back as it was."""
+        from chalicelib import aws
+        from chalicelib.config import get_settings
+        from devstack import lambdas
+
+        self.server.server.shutdown()
+        self.server.server.server_close()
+        self.moto.stop()
+        lambdas.uninstall()
+        for name, value in self.saved_environ.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        aws.reset()
+        get_settings.cache_clear()
+
+
+def start(host: str = "127.0.0.1", port: int = 8000,
+          timings: dict[str, str] | None = None) -> LocalStack:
+    """Start moto and the app (not yet serving: call serve_forever or serve_in_background)."""
     from moto.server import ThreadedMotoServer
 
+    from chalicelib import aws
+    from chalicelib.config import get_settings
     from devstack import stack
 
     moto_host = "127.0.0.1"
     moto_port = free_port(moto_host)
-    public_url = f"http://{args.host}:{args.port}"
-    os.environ.update(stack.base_environment(public_url))
-    # Locally the pathway runs in minutes, so a newcomer can click through all of it; each can
-    # still be overridden from the environment.
-    for name, value in LOCAL_TIMINGS.items():
-        os.environ.setdefault(name, value)
-    os.environ.update({
+    public_url = f"http://{host}:{port}"
+    settings = {
+        **stack.base_environment(public_url),
         "PHB_STAGE": "local",
         "AWS_ENDPOINT_URL": f"http://{moto_host}:{moto_port}",
         # moto's Step Functions engine calls Lambda at localhost:$MOTO_PORT.
         "MOTO_PORT": str(moto_port),
-    })
+        # moto compares Wait-state timestamps with the local clock: keep this process in UTC.
+        "TZ": "UTC",
+    }
+    # Locally the pathway runs in minutes, so a newcomer can click through all of it; each can
+    # still be overridden from the environment.
+    for name, value in (LOCAL_TIMINGS if timings is None else timings).items():
+        settings.setdefault(name, os.environ.get(name, value))
+    saved = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
+    time.tzset()
+    aws.reset()
+    get_settings.cache_clear()
 
     # moto's server logs every AWS call; the app's own requests are what a developer watches.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -78,24 +118,38 @@ def main(argv: list[str] | None = None) -> int:
     factory = CLIFactory(project_dir=str(PROJECT))
     config = factory.create_config_obj(chalice_stage_name="local")
     app = factory.load_chalice_app(config.environment_variables)
-    application = sys.modules["app"]
-    created = stack.create(application.pathway)
-
+    created = stack.create(sys.modules["app"].pathway)
     try:
-        server = factory.create_local_server(app, config, args.host, args.port)
-    except OSError as exc:
+        server = factory.create_local_server(app, config, host, port)
+    except OSError:
         moto.stop()
-        print(f"Cannot listen on {public_url}: {exc}. Try `make run PORT=8001`.", file=sys.stderr)
+        raise
+    return LocalStack(public_url, f"http://{moto_host}:{moto_port}", created.table_name,
+                      server, moto, saved)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    args = parser.parse_args(argv)
+    try:
+        local = start(args.host, args.port)
+    except OSError as exc:
+        print(f"Cannot listen on {args.host}:{args.port}: {exc}. Try `make run PORT=8001`.",
+              file=sys.stderr)
         return 1
+    url = local.url
     print(
-        f"\nPHB Pathway is running at {public_url}\n"
-        f"  referral form   {public_url}/referral\n"
-        f"  emails sent     {public_url}/dev/outbox\n"
-        f"  API             POST {public_url}/api/referrals  (schema: {public_url}/openapi.json)\n"
-        f"  AWS (moto)      http://{moto_host}:{moto_port}  table {created.table_name}\n"
+        f"\nPHB Pathway is running at {url}\n"
+        f"  referral form   {url}/referral\n"
+        f"  emails sent     {url}/dev/outbox\n"
+        f"  API             POST {url}/api/referrals  (schema: {url}/openapi.json)\n"
+        f"  AWS (moto)      {local.moto_url}  table {local.table_name}\n"
         "Press Ctrl-C to stop.\n",
         flush=True,
     )
+
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
@@ -103,12 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
-        server.serve_forever()
+        local.server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
-        server.server.server_close()
-        moto.stop()
+        local.server.server.server_close()
+        local.moto.stop()
         print("\nStopped.", flush=True)
     return 0
 
