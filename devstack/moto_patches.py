@@ -20,11 +20,13 @@ Both are process-wide and idempotent; ``apply_all()`` applies them.
 from __future__ import annotations
 
 import functools
+import threading
 import uuid
 from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 from moto.core.responses import EmptyResult
+from moto.dynamodb.responses import DynamoHandler
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 from moto.utilities.docker_utilities import DockerModel
@@ -89,7 +91,25 @@ def undo_start_execution_default_name_fix() -> None:
     StepFunctionsParserBackend.start_execution = _original_start_execution  # type: ignore[method-assign]
 
 
+_dynamodb_lock = threading.RLock()
+_original_dynamodb_call = DynamoHandler.call_action
+
+
+@functools.wraps(_original_dynamodb_call)
+def _serialised_dynamodb_call(self: DynamoHandler) -> Any:
+    with _dynamodb_lock:
+        return _original_dynamodb_call(self)
+
+
+def serialise_dynamodb() -> None:
+    """moto's DynamoDB is not thread-safe: a transaction deep-copies items while another
+    thread (a state machine task, a person's click) writes them. DynamoDB itself handles
+    concurrent requests; here one request at a time gives the same results."""
+    DynamoHandler.call_action = _serialised_dynamodb_call  # type: ignore[method-assign]
+
+
 def apply_all() -> None:
+    serialise_dynamodb()
     fix_send_task_failure_cause()
     fix_data_json_without_docker()
     fix_start_execution_default_name()

@@ -276,3 +276,16 @@ def test_links_and_redirects_keep_the_stage_path_of_an_api_gateway_url(
         assert "Path=/api/referral;" in started.headers["Set-Cookie"]
     finally:
         get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("slug", [s for s in VALID])
+def test_a_page_posted_with_its_fields_missing_names_each_one(browser: Browser,
+                                                              slug: str) -> None:
+    browser.start()
+    response = browser.post(f"/referral/{slug}", {})
+    assert response.status_code == 422
+    linked = html_errors(response)
+    assert linked, slug
+    for anchor in linked:
+        assert f'id="{anchor}"' in html(response), anchor  # each link reaches its field
+    assert referral_items() == []
