@@ -217,7 +217,9 @@ def _context(opened: Opened) -> dict[str, Any]:
         "referral": referral,
         "stored": stored,
         "decision": sign_off(referral, opened.settings),
-        "step_label": pathway.STEP_LABELS.get(opened.link.step, ""),
+        # The referrer signing off their own request reads "your sign-off".
+        "step_label": "your sign-off" if opened.link.step == "referrer" else
+        pathway.STEP_LABELS.get(opened.link.step, ""),
         "labels": form.LABELS,
         "question": stored.recorded.get("question", {}),
         "rejected": stored.recorded.get("rejected", {}),
@@ -264,7 +266,7 @@ def act(action: str, link_id: str, body: bytes) -> Response:
             409, "This has already been decided",
             "Someone else acted on this step first, so your answer was not recorded. "
             "Nothing else has changed."))
-    return page("actions/done.html", title="Thank you", reference=opened.stored.reference,
+    return page("actions/done.html", title="Done", reference=opened.stored.reference,
                 message=message)
 
 

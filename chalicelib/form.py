@@ -361,7 +361,7 @@ def _row(label: str, value: str | None, base: str, slug: str, field: str,
     if change:
         row["actions"] = {"items": [{
             "href": f"{base}/referral/{slug}?change=1#{anchor(field)}", "text": "Change",
-            "visuallyHiddenText": label.lower(),
+            "visuallyHiddenText": label,
         }]}
     return row
 

@@ -86,4 +86,7 @@ def stop_executions(state_machine_arn: str) -> None:
                                                           statusFilter="RUNNING")
     for page in pages:
         for execution in page["executions"]:
-            sfn.stop_execution(executionArn=execution["executionArn"])
+            try:
+                sfn.stop_execution(executionArn=execution["executionArn"])
+            except Exception:  # moto cannot stop an execution that is just finishing
+                pass

@@ -1,0 +1,118 @@
+"""The clinician's journey in a real browser (Debian's Chromium), with and without JavaScript,
+and axe-core's WCAG 2.2 AA checks on every page on the way.
+
+The journey itself (tests/browser/journey.py) is shared with `make screens`. Here every page it
+visits is also checked with axe-core: a serious or critical violation fails the test.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from tests.browser import journey as journey_module
+from tests.browser.journey import VIEWPORT, ChromiumMissing, Journey, launch
+
+WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+FAILING_IMPACTS = {"serious", "critical"}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        try:
+            launched = launch(playwright)
+        except ChromiumMissing as missing:
+            pytest.fail(str(missing), pytrace=False)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+class AxeChecker:
+    """axe-core on each page. axe runs asynchronously, which a page with JavaScript turned
+    off cannot do; such a page is checked as served, by loading its HTML (and the site's own
+    styles) at the same address in a second, JavaScript-enabled tab."""
+
+    def __init__(self, browser: Browser, javascript: bool) -> None:
+        from axe_playwright_python.sync_playwright import Axe
+
+        self.axe = Axe()
+        self.javascript = javascript
+        self.context: BrowserContext | None = None
+        if not javascript:
+            self.context = browser.new_context(viewport=VIEWPORT)
+            self.mirror = self.context.new_page()
+        self.minor: dict[str, set[str]] = {}
+        self.checked: list[str] = []
+
+    def close(self) -> None:
+        if self.context is not None:
+            self.context.close()
+
+    def run(self, page: Page) -> dict[str, Any]:
+        options = {"runOnly": {"type": "tag", "values": WCAG_22_AA},
+                   "resultTypes": ["violations"]}
+        if self.javascript:
+            return dict(self.axe.run(page, options=options).response)
+        address = page.url.split("#", 1)[0]
+        html = page.content()
+        self.mirror.route(lambda url: url.split("#", 1)[0] == address,
+                          lambda route: route.fulfill(status=200, body=html,
+                                                      content_type="text/html; charset=utf-8"))
+        try:
+            self.mirror.goto(address)
+            assert self.mirror.title() == page.title(), (self.mirror.title(), page.title())
+            return dict(self.axe.run(self.mirror, options=options).response)
+        finally:
+            self.mirror.unroute_all()
+
+    def __call__(self, page: Page, name: str) -> None:
+        results = self.run(page)
+        assert results["passes"], f"axe-core checked nothing on {name}"
+        violations = results["violations"]
+        failing = [v for v in violations if v["impact"] in FAILING_IMPACTS]
+        for v in violations:
+            if v["impact"] not in FAILING_IMPACTS:
+                self.minor.setdefault(f"{v['id']} ({v['impact']})", set()).add(name)
+        self.checked.append(name)
+        assert not failing, f"axe-core on {name} ({page.url}):\n" + "\n".join(
+            f"  {v['id']} ({v['impact']}): {v['help']} at "
+            + "; ".join(", ".join(n["target"]) for n in v["nodes"])
+            for v in failing)
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["javascript", "no-javascript"])
+def test_a_clinician_refers_someone_and_the_referral_reaches_release(
+    local_stack: Any, browser: Browser, javascript: bool
+) -> None:
+    started = time.monotonic()
+    axe = AxeChecker(browser, javascript)
+    context = browser.new_context(java_script_enabled=javascript, viewport=VIEWPORT)
+    context.set_default_timeout(10_000)
+    try:
+        journey = Journey(context.new_page(), local_stack.url, seen=axe)
+        reference = journey.walk()
+    finally:
+        context.close()
+        axe.close()
+
+    assert reference.startswith("PHB-")
+    assert axe.checked == journey.pages and len(journey.pages) == 21
+    seconds = time.monotonic() - started
+    report = "; ".join(f"{rule} on {len(pages)} pages" for rule, pages in sorted(axe.minor.items()))
+    print(f"\n{reference}: {len(axe.checked)} pages checked by axe-core in {seconds:.1f}s; "
+          f"minor or moderate: {report or 'none'}")
+
+
+def test_without_chromium_the_browser_tests_fail_saying_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(journey_module, "chromium_path", lambda: None)
+    with pytest.raises(ChromiumMissing, match=r"sudo apt-get install chromium.*make browser"):
+        launch(None)  # type: ignore[arg-type]  # never reaches Playwright
