@@ -22,22 +22,25 @@ FORM = ["application/x-www-form-urlencoded"]
 # --- JSON API -------------------------------------------------------------------------------
 
 
-@app.route("/api/referrals", methods=["POST"], content_types=["application/json"])
+# Every Content-Type reaches the handler, which answers an unsupported one with the documented
+# JSON error (415) rather than Chalice's own {"Code": ..., "Message": ...} body.
+@app.route("/api/referrals", methods=["POST"], content_types=["*/*"])
 def create_referral() -> Response:
     from chalicelib import api
 
     request = app.current_request
-    return api.create_referral(request.raw_body or b"", request.headers.get("idempotency-key"))
+    return api.create_referral(request.raw_body or b"", request.headers.get("idempotency-key"),
+                               request.headers.get("content-type"))
 
 
-@app.route("/api/referrals/{reference}", methods=["GET"])
+@app.route("/api/referrals/{reference}", methods=["GET"], content_types=["*/*"])
 def referral_status(reference: str) -> Response:
     from chalicelib import api
 
     return api.referral_status(reference)
 
 
-@app.route("/openapi.json", methods=["GET"])
+@app.route("/openapi.json", methods=["GET"], content_types=["*/*"])
 def openapi_document() -> Response:
     from chalicelib import openapi
 

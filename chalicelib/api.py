@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import unquote
 
 from chalice import Response
 
@@ -17,14 +18,30 @@ MAX_BODY_BYTES = 64 * 1024
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
-def create_referral(body: bytes, idempotency_key: str | None) -> Response:
+def _is_json(content_type: str | None) -> bool:
+    """application/json, with any parameters (charset); a body without a Content-Type is taken
+    as JSON, as Chalice and API Gateway always have."""
+    if content_type is None:
+        return True
+    return content_type.split(";", 1)[0].strip().lower() == "application/json"
+
+
+def create_referral(body: bytes, idempotency_key: str | None,
+                    content_type: str | None = None) -> Response:
     if len(body) > MAX_BODY_BYTES:
         return json_errors(
             [{"field": "", "message": f"The request body must be {MAX_BODY_BYTES // 1024} KB "
                                       "or smaller"}],
             413,
         )
-    if idempotency_key is not None and not _KEY.match(idempotency_key):
+    if not _is_json(content_type):
+        return json_errors(
+            [{"field": "Content-Type",
+              "message": "The request body must be JSON, sent with Content-Type: "
+                         "application/json"}],
+            415,
+        )
+    if idempotency_key is not None and not _KEY.fullmatch(idempotency_key):
         return json_errors(
             [{"field": "Idempotency-Key",
               "message": "The Idempotency-Key header must be 1 to 255 visible ASCII characters"}],
@@ -35,6 +52,11 @@ def create_referral(body: bytes, idempotency_key: str | None) -> Response:
     except (ValueError, UnicodeDecodeError) as exc:
         return json_errors(
             [{"field": "", "message": f"The request body is not valid JSON: {exc}"}], 400
+        )
+    except RecursionError:  # e.g. 2 KB of "[[[[…": the parser gives up, and so do we
+        return json_errors(
+            [{"field": "", "message": "The request body is not valid JSON: it is nested too "
+                                      "deeply"}], 400
         )
     if not isinstance(data, dict):
         return json_errors([{"field": "", "message": "The request body must be a JSON object"}],
@@ -60,8 +82,10 @@ def create_referral(body: bytes, idempotency_key: str | None) -> Response:
 
 
 def referral_status(reference: str) -> Response:
+    # Chalice passes path parameters as sent, percent-encoded: "PHB%202222%202222" is the
+    # reference typed with spaces, which find_referral forgives.
     stored = find_referral(ReferralStore(aws.client("dynamodb"), get_settings().table_name),
-                           reference)
+                           unquote(reference))
     if stored is None:
         return json_errors([{"field": "reference", "message": "No referral has that reference"}],
                            404)

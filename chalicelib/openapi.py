@@ -50,7 +50,8 @@ def document() -> dict[str, Any]:
         "type": "object",
         "required": ["reference", "status"],
         "properties": {
-            "reference": {"type": "string", "pattern": "^PHB-[2-9A-HJKMNP-TV-Z]{4}-[2-9A-HJKMNP-TV-Z]{4}$"},
+            "reference": {"type": "string",
+                          "pattern": "^PHB-[2-9A-HJKMNP-TV-Z]{4}-[2-9A-HJKMNP-TV-Z]{4}$"},
             "status": {"type": "string"},
         },
     }
@@ -88,12 +89,17 @@ def document() -> dict[str, Any]:
                     },
                     "responses": {
                         "201": {
-                            "description": "Stored and its workflow started; a replay of an earlier "
-                            "request with the same Idempotency-Key and body returns the same "
-                            "referral again, with the header Idempotent-Replayed: true",
+                            "description": "Stored and its workflow started; a replay of an "
+                            "earlier request with the same Idempotency-Key and body returns the "
+                            "same referral again, with the header Idempotent-Replayed: true",
                             "headers": {
-                                "Location": {"schema": {"type": "string"},
-                                             "description": "The referral's status URL"}
+                                "Location": {"schema": {"type": "string"}, "required": True,
+                                             "description": "The referral's status URL"},
+                                "Idempotent-Replayed": {
+                                    "schema": {"type": "string", "enum": ["true"]},
+                                    "description": "Present when this is a replay of an "
+                                    "earlier request with the same Idempotency-Key",
+                                },
                             },
                             "content": {
                                 "application/json": {
@@ -105,7 +111,7 @@ def document() -> dict[str, Any]:
                                       "header is malformed"),
                         "409": _error("The Idempotency-Key was used with a different body"),
                         "413": _error("The body is larger than 64 KB"),
-                        "415": _error("The body is not application/json"),
+                        "415": _error("The Content-Type is not application/json"),
                         "422": _error("Fields failed validation; each is named"),
                     },
                 }
