@@ -15,9 +15,10 @@ from chalice import Response
 
 from chalicelib import aws, form, links, pathway
 from chalicelib.config import Settings, get_settings
+from chalicelib.errors import FieldError
 from chalicelib.links import Link, LinkProblem
 from chalicelib.notices import Notifier, recipients
-from chalicelib.referral import FieldError, Referral, load_stored, sign_off
+from chalicelib.referral import Referral, load_stored, sign_off
 from chalicelib.store import ReferralStore, StoredReferral, TransitionRefused, now_iso
 from chalicelib.web import page
 

@@ -5,7 +5,6 @@ Registered by app.py when PHB_STAGE is local or test, so they are never deployed
 
 from __future__ import annotations
 
-
 from chalice import Chalice, Response
 
 from chalicelib import web

@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import parse_qs
 
-from chalicelib.referral import FieldError
+from chalicelib.errors import FieldError
 
 MAX_GOALS = 3
 MAX_ITEMS = 10

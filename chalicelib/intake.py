@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from chalicelib import aws, pathway, rules, workflow
 from chalicelib.config import Settings
-from chalicelib.referral import Referral
 from chalicelib.store import Created, ReferralStore
+
+if TYPE_CHECKING:
+    from chalicelib.referral import Referral
 
 log = logging.getLogger(__name__)
 

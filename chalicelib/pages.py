@@ -10,16 +10,22 @@ from __future__ import annotations
 import secrets
 from datetime import date
 from http.cookies import SimpleCookie
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Response
 
-from chalicelib import aws, form, intake
+from chalicelib import aws, form
 from chalicelib.config import Settings, get_settings
-from chalicelib.form import SECTION_BY_SLUG, SECTIONS, FieldError, FormRejected
-from chalicelib.referral import Referral, sign_off, validate_referral, warnings
+from chalicelib.errors import FieldError
+from chalicelib.form import SECTION_BY_SLUG, SECTIONS, FormRejected
 from chalicelib.store import ReferralStore, find_referral
 from chalicelib.web import page, redirect
+
+if TYPE_CHECKING:
+    from chalicelib.referral import Referral
+
+# The referral models (pydantic) and intake load when a page first checks or sends answers,
+# not for the start page: it is the first thing a cold Lambda serves.
 
 COOKIE = "phb_draft"
 SUBMITTED = "_submitted_reference"
@@ -85,6 +91,8 @@ def _open_draft(draft_id: str | None) -> tuple[dict[str, str], None] | tuple[Non
 
 
 def _check(values: dict[str, str], settings: Settings) -> tuple[Referral | None, list[FieldError]]:
+    from chalicelib.referral import validate_referral
+
     data, form_errors = form.to_contract(values)
     result = validate_referral(data, settings)
     if isinstance(result, list):
@@ -202,6 +210,8 @@ def _render_check(values: dict[str, str], status: int) -> Response:
         "decision": None,
     }
     if referral is not None:
+        from chalicelib.referral import sign_off, warnings
+
         context["summary"] = form.summary(referral, settings.base_path)
         context["warnings"] = warnings(referral)
         context["decision"] = sign_off(referral, settings)
@@ -216,6 +226,8 @@ def submit(draft_id: str | None) -> Response:
     referral, errors = _check(values, settings)
     if referral is None:
         return _render_check(values, 422)
+    from chalicelib import intake
+
     created = intake.submit(referral, settings, idempotency_key=f"form:{draft_id}")
     _store(settings).save_draft(draft_id, {**values, SUBMITTED: created.reference})
     return redirect(f"/referral/confirmation/{created.reference}")

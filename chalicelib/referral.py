@@ -8,7 +8,6 @@ message a clinician can act on.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -27,6 +26,7 @@ from pydantic_core import PydanticCustomError
 
 from chalicelib import rules
 from chalicelib.config import Settings, get_settings
+from chalicelib.errors import FieldError
 
 # ---------------------------------------------------------------------------------------------
 # Field types
@@ -276,15 +276,6 @@ class Referral(_Model):
 
 # ---------------------------------------------------------------------------------------------
 # Errors users can act on
-
-
-@dataclass(frozen=True)
-class FieldError:
-    field: str
-    message: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"field": self.field, "message": self.message}
 
 
 LABELS: dict[str, str] = {

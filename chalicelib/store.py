@@ -117,6 +117,20 @@ class Created:
     replayed: bool  # True when an idempotency key returned an existing referral
 
 
+@dataclass(frozen=True)
+class StatusPage:
+    """A page of `ReferralStore.list_by_status`, with what it cost in items read."""
+
+    referrals: list[StoredReferral]
+    next_key: dict[str, Any] | None  # pass back as `start_key`; None on the last page
+    scanned_count: int  # index entries the query read
+    keys_fetched: int  # referral items then read by key
+
+    @property
+    def items_read(self) -> int:
+        return self.scanned_count + self.keys_fetched
+
+
 class ReferralStore:
     def __init__(self, client: Any, table_name: str) -> None:
         self.client = client
@@ -268,6 +282,54 @@ class ReferralStore:
         except self.client.exceptions.TransactionCanceledException as exc:
             reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
             raise TransitionRefused(f"{reference}: {to_status} refused ({reasons})") from None
+
+    def list_by_status(
+        self, status: str, limit: int = 25, start_key: dict[str, Any] | None = None
+    ) -> StatusPage:
+        """One page of the referrals in `status`, newest first: the staff worklist's query.
+
+        Queries the KEYS_ONLY index `gsi1` (never a scan), then fetches the page's referral
+        items by key. Pass `next_key` back as `start_key` for the next page. A referral whose
+        status changed between the index read and the fetch is left out of the page.
+        """
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": STATUS_INDEX,
+            "KeyConditionExpression": "gsi1pk = :status",
+            "ExpressionAttributeValues": {":status": _s(f"STATUS#{status}")},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if start_key:
+            kwargs["ExclusiveStartKey"] = start_key
+        page = self.client.query(**kwargs)
+        keys = [{"pk": item["pk"], "sk": item["sk"]} for item in page["Items"]]
+        fetched: dict[str, dict[str, Any]] = {}
+        pending, attempts = keys, 0
+        while pending:  # BatchGetItem takes at most 100 keys; a page is usually smaller
+            if attempts:
+                time.sleep(min(0.05 * 2**attempts, 1.0))  # throttled: back off, then the rest
+            response = self.client.batch_get_item(
+                RequestItems={self.table: {"Keys": pending[:100], "ConsistentRead": True}}
+            )
+            for item in response["Responses"].get(self.table, []):
+                fetched[item["pk"]["S"]] = item
+            unprocessed = response.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
+            pending = unprocessed + pending[100:]
+            attempts = attempts + 1 if unprocessed else 0
+            if attempts > 8:
+                raise RuntimeError("could not read the worklist: DynamoDB kept throttling")
+        referrals = [
+            StoredReferral.from_item(fetched[key["pk"]["S"]])
+            for key in keys
+            if key["pk"]["S"] in fetched and fetched[key["pk"]["S"]]["status"]["S"] == status
+        ]
+        return StatusPage(
+            referrals=referrals,
+            next_key=page.get("LastEvaluatedKey"),
+            scanned_count=int(page.get("ScannedCount", len(keys))),
+            keys_fetched=len(keys),
+        )
 
     # --- waiting steps ---------------------------------------------------------------------
 
@@ -470,9 +532,11 @@ class ReferralStore:
 
 def find_referral(store: ReferralStore, typed_reference: str) -> StoredReferral | None:
     """The referral a person's typed reference names, forgiving case and spacing."""
+    from urllib.parse import unquote
+
     from chalicelib.rules import parse_reference
 
-    reference = parse_reference(typed_reference)
+    reference = parse_reference(unquote(typed_reference))
     if reference is None:
         return None
     try:
