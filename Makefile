@@ -62,6 +62,7 @@ package deploy: export AWS_DEFAULT_REGION ?= eu-west-2
 package: $(STAMP)
 	rm -rf $(OUT) build .chalice/deployments  # a cached zip would hide a missing-wheel warning
 	$(PY) infra/build_template.py infra/resources.json infra/pathway.asl.json build/resources.json
+	$(PY) infra/compile_templates.py vendor/compiled_templates
 	$(VENV)/bin/chalice package --stage $(STAGE) --merge-template build/resources.json $(OUT)/ 2>&1 | tee build/package.log
 	@if grep -q "Could not install dependencies" build/package.log; then \
 	  echo "ERROR: chalice could not get Lambda-compatible (manylinux) wheels, see above" >&2; exit 1; fi

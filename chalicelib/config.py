@@ -1,58 +1,43 @@
-"""Settings, read once from the environment that `.chalice/config.json` sets per stage.
+"""Settings, read once from the environment that `.chalice/config.json` and the CloudFormation
+template set per stage.
 
 A missing or malformed setting stops the function at its first use with a message that names
-the variable, rather than failing later half-way through a referral.
+the variable, rather than failing later half-way through a referral. Settings are a plain
+dataclass (no pydantic), because every cold start reads them; the funding rules, needed only
+when a referral is checked, are pydantic models in `funding_rules.py`.
 """
 
 from __future__ import annotations
 
-import json
 import os
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+if TYPE_CHECKING:
+    from chalicelib.funding_rules import FundingRules
 
 RULES_FILE = Path(__file__).with_name("funding_rules.json")
+STAGES = ("local", "test", "dev", "prod")
+
+# Bounds of the whole-number settings: (least, most); None for no limit.
+BOUNDS: dict[str, tuple[int, int | None]] = {
+    "referrer_signoff_below_pence": (1, None),
+    "manager_signoff_up_to_pence": (1, None),
+    "link_valid_days": (1, 60),
+    "reminder_after_seconds": (1, None),
+    "reminders_before_escalation": (0, 10),
+    "review_after_seconds": (0, None),
+    "closure_at_most_seconds_after_review": (0, None),
+    "reqol_reliable_change": (1, 40),
+}
 
 
-class Exclusion(BaseModel):
-    """One funding exclusion: a request that matches it is flagged for a PHB advisor."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    code: str
-    reason: str
-    categories: tuple[str, ...] = ()
-    keywords: tuple[str, ...] = ()
-
-
-class CatalogueCap(BaseModel):
-    """The streamlined smartphone and data pathway: the most one item of a kind may cost."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    code: str
-    label: str
-    keywords: tuple[str, ...]
-    max_pence: int = Field(gt=0)
-    recurrence: Literal["one_off", "monthly"]
-    max_months: int = Field(default=1, ge=1, le=12)
-
-
-class FundingRules(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    exclusions: tuple[Exclusion, ...]
-    smartphone_data_catalogue: tuple[CatalogueCap, ...]
-
-
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    stage: Literal["local", "test", "dev", "prod"] = "local"
+@dataclass(frozen=True)
+class Settings:
+    stage: str = "local"
     table_name: str = "phb-pathway"
     state_machine_arn: str = ""
     sender_email: str = "phb-pathway@example.org"
@@ -61,41 +46,42 @@ class Settings(BaseModel):
     allowed_referrer_domains: tuple[str, ...] = ("nhs.net", "nhs.uk")
     # Sign-off thresholds in pence: below the first the referrer signs off; up to and including
     # the second the approving manager; above it the manager and then the Oversight Panel.
-    referrer_signoff_below_pence: int = Field(default=25000, gt=0)
-    manager_signoff_up_to_pence: int = Field(default=50000, gt=0)
+    referrer_signoff_below_pence: int = 25000
+    manager_signoff_up_to_pence: int = 50000
     # Who signs off above the manager's limit, and who decides flagged requests and releases
     # money: each address gets its own action link.
     panel_emails: tuple[str, ...] = ("phb-panel@example.org",)
     advisor_emails: tuple[str, ...] = ("phb-advisors@example.org",)
-    link_valid_days: int = Field(default=7, ge=1, le=60)
+    link_valid_days: int = 7
     # Waiting for a person: a reminder after each period with no answer, escalation to the
     # advisors after this many reminders, and expiry one period after that.
-    reminder_after_seconds: int = Field(default=3 * 24 * 3600, ge=1)
-    reminders_before_escalation: int = Field(default=2, ge=0, le=10)
+    reminder_after_seconds: int = 3 * 24 * 3600
+    reminders_before_escalation: int = 2
     # The 6-week review comes this long after the money is released.
-    review_after_seconds: int = Field(default=42 * 24 * 3600, ge=0)
+    review_after_seconds: int = 42 * 24 * 3600
     # Closure is asked for at the goal's target date; a stage may ask sooner (local: minutes).
-    closure_at_most_seconds_after_review: int = Field(default=0, ge=0)
-    reqol_reliable_change: int = Field(default=5, ge=1, le=40)
+    closure_at_most_seconds_after_review: int = 0
+    reqol_reliable_change: int = 5
     agreement_version: str = "2026-11"
     help_email: str = "phb@example.org"
     help_phone: str = "020 3869 9728"
     service_name: str = "PHB Pathway"
-    funding_rules_file: str = str(RULES_FILE)
+    funding_rules_file: str = field(default=str(RULES_FILE))
 
-    @field_validator("allowed_referrer_domains", mode="before")
-    @classmethod
-    def _split_domains(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(d.strip().lower().lstrip("@.") for d in value.split(",") if d.strip())
-        return value
-
-    @field_validator("panel_emails", "advisor_emails", mode="before")
-    @classmethod
-    def _split_addresses(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(a.strip().lower() for a in value.split(",") if a.strip())
-        return value
+    def __post_init__(self) -> None:
+        problems = []
+        if self.stage not in STAGES:
+            problems.append(f"stage must be one of {', '.join(STAGES)}")
+        for name, (least, most) in BOUNDS.items():
+            value = getattr(self, name)
+            if value < least or (most is not None and value > most):
+                problems.append(f"{name} must be from {least}" + (f" to {most}" if most else
+                                                                  " up"))
+        if self.manager_signoff_up_to_pence < self.referrer_signoff_below_pence:
+            problems.append("manager_signoff_up_to_pence must not be below "
+                            "referrer_signoff_below_pence")
+        if problems:
+            raise ValueError("; ".join(problems))
 
     @property
     def is_local(self) -> bool:
@@ -109,39 +95,43 @@ class Settings(BaseModel):
 
     @property
     def funding_rules(self) -> FundingRules:
-        return _load_rules(self.funding_rules_file)
+        from chalicelib.funding_rules import load
+
+        return load(self.funding_rules_file)
 
 
 ENV_PREFIX = "PHB_"
 
 
+def _parse(name: str, kind: Any, text: str) -> Any:
+    if kind == "int" or kind is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError(f"{name} must be a whole number, not {text!r}") from None
+    if "tuple" in str(kind):
+        items = [item.strip().lower() for item in text.split(",") if item.strip()]
+        if name == "allowed_referrer_domains":
+            items = [item.lstrip("@.") for item in items]
+        return tuple(items)
+    return text
+
+
 def settings_from_environ(environ: dict[str, str] | os._Environ[str]) -> Settings:
-    """Build settings from `PHB_*` variables (e.g. `PHB_TABLE_NAME`)."""
-    values = {
-        key[len(ENV_PREFIX) :].lower(): value
-        for key, value in environ.items()
-        if key.startswith(ENV_PREFIX) and value != ""
-    }
+    """Build settings from `PHB_*` variables (e.g. `PHB_TABLE_NAME`); unknown ones are ignored."""
+    values: dict[str, Any] = {}
     try:
-        settings = Settings.model_validate(values)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{ENV_PREFIX}{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
-        )
-        raise RuntimeError(f"Invalid configuration: {problems}") from None
-    if settings.manager_signoff_up_to_pence < settings.referrer_signoff_below_pence:
-        raise RuntimeError(
-            "Invalid configuration: PHB_MANAGER_SIGNOFF_UP_TO_PENCE must not be below "
-            "PHB_REFERRER_SIGNOFF_BELOW_PENCE"
-        )
-    return settings
+        for setting in fields(Settings):
+            text = environ.get(ENV_PREFIX + setting.name.upper(), "")
+            if text != "":
+                values[setting.name] = _parse(setting.name, setting.type, text)
+        return Settings(**values)
+    except ValueError as exc:
+        named = ", ".join(ENV_PREFIX + f.name.upper() for f in fields(Settings)
+                          if f.name in str(exc))
+        raise RuntimeError(f"Invalid configuration ({named}): {exc}") from None
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return settings_from_environ(os.environ)
-
-
-@lru_cache(maxsize=4)
-def _load_rules(path: str) -> FundingRules:
-    return FundingRules.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))

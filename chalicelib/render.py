@@ -3,30 +3,45 @@ is data, never markup."""
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "templates"
+# Templates compiled to Python by `make package` (infra/compile_templates.py): at the Lambda
+# zip's root (from vendor/). Parsing and compiling Jinja templates was most of a cold start's
+# first page. The local stage always reads the sources, so an edited template shows at once.
+COMPILED = ROOT / "compiled_templates"
+COMPILED_IN_REPO = ROOT / "vendor" / "compiled_templates"
 
 
-@lru_cache(maxsize=1)
-def environment() -> Any:
+@lru_cache(maxsize=2)
+def environment(compiled: bool = True) -> Any:
+    """The Jinja2 environment; `compiled=False` reads every template from source."""
     from jinja2 import (
+        BaseLoader,
         ChainableUndefined,
         ChoiceLoader,
         Environment,
         FileSystemLoader,
+        ModuleLoader,
         PackageLoader,
         select_autoescape,
     )
 
     from chalicelib import filters
 
+    loaders: list[BaseLoader] = []
+    deployed = os.environ.get("PHB_STAGE", "local") not in ("local", "test")
+    for folder in (COMPILED, COMPILED_IN_REPO):
+        if compiled and (deployed or folder == COMPILED) and folder.is_dir():
+            loaders.append(ModuleLoader(str(folder)))
+            break
+    loaders += [FileSystemLoader(TEMPLATES), PackageLoader("nhsuk_frontend_jinja", "templates")]
     env = Environment(
-        loader=ChoiceLoader(
-            [FileSystemLoader(TEMPLATES), PackageLoader("nhsuk_frontend_jinja", "templates")]
-        ),
+        loader=ChoiceLoader(loaders),
         # Every HTML template escapes. Plain-text email bodies are not HTML, and carry no free
         # text (emails hold only a reference, what is asked and a link); wherever a text body
         # is shown in a page (the local outbox) that page escapes it.

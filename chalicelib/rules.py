@@ -11,9 +11,11 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from chalicelib.config import CatalogueCap, FundingRules
+if TYPE_CHECKING:
+    from chalicelib.funding_rules import CatalogueCap, FundingRules
+
 
 # ---------------------------------------------------------------------------------------------
 # Identifiers

@@ -180,3 +180,32 @@ def test_words_match_whole_words_only() -> None:
 def test_flagged_panel_request_needs_manager_panel_and_advisor() -> None:
     decision = sign_off(item("Gym membership and a sofa", "membership", 60000))
     assert decision.approvers == ("manager", "panel", "advisor")
+
+
+# --- settings -------------------------------------------------------------------------------
+
+def test_settings_come_from_phb_variables() -> None:
+    from chalicelib.config import settings_from_environ
+
+    settings = settings_from_environ({
+        "PHB_STAGE": "prod", "PHB_REFERRER_SIGNOFF_BELOW_PENCE": "30000",
+        "PHB_ALLOWED_REFERRER_DOMAINS": "nhs.net, @ELFT.nhs.uk", "PHB_PANEL_EMAILS": "a@x.org,b@x.org",
+        "OTHER": "ignored"})
+    assert settings.stage == "prod" and settings.referrer_signoff_below_pence == 30000
+    assert settings.allowed_referrer_domains == ("nhs.net", "elft.nhs.uk")
+    assert settings.panel_emails == ("a@x.org", "b@x.org")
+    assert not settings.is_local
+
+
+@pytest.mark.parametrize("environ, named", [
+    ({"PHB_REFERRER_SIGNOFF_BELOW_PENCE": "lots"}, "PHB_REFERRER_SIGNOFF_BELOW_PENCE"),
+    ({"PHB_STAGE": "staging"}, "PHB_STAGE"),
+    ({"PHB_LINK_VALID_DAYS": "0"}, "PHB_LINK_VALID_DAYS"),
+    ({"PHB_MANAGER_SIGNOFF_UP_TO_PENCE": "100"}, "PHB_MANAGER_SIGNOFF_UP_TO_PENCE"),
+])
+def test_a_bad_setting_stops_start_up_naming_the_variable(environ: dict[str, str],
+                                                          named: str) -> None:
+    from chalicelib.config import settings_from_environ
+
+    with pytest.raises(RuntimeError, match=named):
+        settings_from_environ(environ)

@@ -1,0 +1,124 @@
+"""Cost per 1,000 referrals from the counts of one journey, at the list prices in
+bench/prices-eu-west-2.json, and what the stack costs when nobody uses it."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.journeys import Journey
+
+PRICES = Path(__file__).with_name("prices-eu-west-2.json")
+CHALICE_CONFIG = Path(__file__).resolve().parent.parent / ".chalice" / "config.json"
+LOG_BYTES_PER_INVOCATION = 500  # START, END and REPORT lines plus a line or two of the app's
+
+
+def prices() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(PRICES.read_text(encoding="utf-8"))
+    return loaded
+
+
+def memory_mb(stage: str = "prod") -> dict[str, int]:
+    """Each function's configured memory (`.chalice/config.json`)."""
+    config = json.loads(CHALICE_CONFIG.read_text(encoding="utf-8"))
+    default = int(config.get("lambda_memory_size", 128))
+    functions = config["stages"][stage].get("lambda_functions", {})
+    return {name: int(functions.get(name, {}).get("lambda_memory_size", default))
+            for name in ("api_handler", "pathway")}
+
+
+def _billed_seconds(durations: list[float], scale: float = 1.0, extra: float = 0.0) -> float:
+    return sum(math.ceil((d * scale + extra) * 1000) for d in durations) / 1000
+
+
+@dataclass
+class Cost:
+    journey: str
+    lines: dict[str, float] = field(default_factory=dict)  # service -> $ per 1,000 referrals
+    quantities: dict[str, str] = field(default_factory=dict)  # service -> what was counted
+    upper: float = 0.0  # every invocation cold and 4x slower
+
+    @property
+    def total(self) -> float:
+        return sum(self.lines.values())
+
+
+def per_thousand(journey: Journey, cold_start_s: float) -> Cost:
+    p = prices()
+    memory = memory_mb()
+    api_gb, pathway_gb = memory["api_handler"] / 1024, memory["pathway"] / 1024
+    http_s = [seconds for _, _, _, seconds in journey.http]
+    invocations = len(http_s) + len(journey.pathway_s)
+
+    def lambda_cost(scale: float, extra: float) -> float:
+        gb_s = (_billed_seconds(http_s, scale, extra) * api_gb
+                + _billed_seconds(journey.pathway_s, scale, extra) * pathway_gb)
+        return (invocations * p["lambda"]["requests_per_million"] / 1e6
+                + gb_s * p["lambda"]["gb_second_x86"])
+
+    gb_s = (_billed_seconds(http_s) * api_gb + _billed_seconds(journey.pathway_s) * pathway_gb)
+    tally = journey.tally
+    cost = Cost(journey.name)
+    cost.lines["Lambda"] = 1000 * lambda_cost(1.0, 0.0)
+    cost.quantities["Lambda"] = (
+        f"{invocations} invocations ({len(http_s)} HTTP at {memory['api_handler']} MB, "
+        f"{len(journey.pathway_s)} pathway at {memory['pathway']} MB), {gb_s:.3f} GB-s")
+    cost.lines["Step Functions"] = (
+        journey.transitions * p["stepfunctions"]["standard_transitions_per_thousand"])
+    cost.quantities["Step Functions"] = f"{journey.transitions} state transitions"
+    cost.lines["DynamoDB"] = 1000 * (
+        tally.wru * p["dynamodb"]["write_request_units_per_million"] / 1e6
+        + tally.rru * p["dynamodb"]["read_request_units_per_million"] / 1e6)
+    cost.quantities["DynamoDB"] = f"{tally.wru:g} WRU, {tally.rru:g} RRU"
+    cost.lines["SES"] = tally.ses_recipients * p["ses"]["outbound_messages_per_thousand"]
+    cost.quantities["SES"] = f"{tally.ses_recipients} emails"
+    cost.lines["API Gateway"] = (
+        1000 * len(http_s) * p["apigateway"]["rest_requests_per_million"] / 1e6)
+    cost.quantities["API Gateway"] = f"{len(http_s)} REST requests"
+    log_gb = invocations * LOG_BYTES_PER_INVOCATION / 1e9
+    cost.lines["CloudWatch Logs"] = 1000 * log_gb * p["cloudwatch_logs"]["ingestion_gb"]
+    cost.quantities["CloudWatch Logs"] = (
+        f"~{invocations * LOG_BYTES_PER_INVOCATION / 1000:.0f} KB ingested (estimated, "
+        f"{LOG_BYTES_PER_INVOCATION} B per invocation)")
+    cost.upper = cost.total - cost.lines["Lambda"] + 1000 * lambda_cost(4.0, cold_start_s)
+    return cost
+
+
+# What each resource in the template costs when nothing happens.
+IDLE = {
+    "AWS::Serverless::Function": "$0: billed per request and GB-second only",
+    "AWS::Lambda::Function": "$0: billed per request and GB-second only",
+    "AWS::Lambda::Permission": "$0",
+    "AWS::Serverless::Api": "$0: billed per request (no cache cluster)",
+    "AWS::ApiGateway::RestApi": "$0: billed per request (no cache cluster)",
+    "AWS::ApiGateway::DomainName": "$0 (a regional custom domain has no hourly charge)",
+    "AWS::ApiGateway::BasePathMapping": "$0",
+    "AWS::StepFunctions::StateMachine": "$0: Standard bills per transition; a waiting "
+                                        "execution costs nothing",
+    "AWS::SES::ConfigurationSet": "$0",
+    "AWS::IAM::Role": "$0",
+    "AWS::DynamoDB::Table": "storage and PITR per GB-month only (on-demand: no request, "
+                            "no provisioned capacity)",
+    "AWS::Logs::LogGroup": "log storage per GB-month only (retention set)",
+}
+ALWAYS_ON_MARKERS = ("ProvisionedConcurrencyConfig", "CacheClusterEnabled\": true",
+                     "ProvisionedThroughput", "\"NatGateway", "AWS::EC2::", "AWS::RDS::",
+                     "AWS::ElastiCache::", "AWS::KMS::Key")
+
+
+def idle(resources: list[tuple[str, str]], template_text: str) -> tuple[list[tuple[str, str, str]],
+                                                                       list[str]]:
+    """Each resource with its idle cost, and anything found that would cost when idle."""
+    rows = [(name, kind, IDLE.get(kind, "unknown: check")) for name, kind in resources]
+    found = [marker for marker in ALWAYS_ON_MARKERS if marker in template_text]
+    found += [f"{name} ({kind})" for name, kind, note in rows if note == "unknown: check"]
+    return rows, found
+
+
+def storage_per_thousand_month(bytes_per_referral: float) -> float:
+    p = prices()["dynamodb"]
+    gb = 1000 * bytes_per_referral / 1e9
+    return gb * (p["storage_gb_month"] + p["pitr_gb_month"])
