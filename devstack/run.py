@@ -105,6 +105,10 @@ def start(host: str = "127.0.0.1", port: int = 8000,
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     moto = ThreadedMotoServer(ip_address=moto_host, port=moto_port, verbose=False)
     moto.start()
+    # moto's backends live in this process: start from empty even if a stack ran here before.
+    urllib.request.urlopen(urllib.request.Request(
+        f"http://{moto_host}:{moto_port}/moto-api/reset", data=b"", method="POST"),
+        timeout=10).close()
     request = urllib.request.Request(
         f"http://{moto_host}:{moto_port}/moto-api/config",
         data=json.dumps(stack.MOTO_CONFIG).encode(),
@@ -119,6 +123,11 @@ def start(host: str = "127.0.0.1", port: int = 8000,
     config = factory.create_config_obj(chalice_stage_name="local")
     app = factory.load_chalice_app(config.environment_variables)
     created = stack.create(sys.modules["app"].pathway)
+    # Chalice's local server re-classes the app object; a second stack in one process (tests)
+    # must start from the plain class again.
+    from chalice import Chalice
+
+    app.__class__ = Chalice
     try:
         server = factory.create_local_server(app, config, host, port)
     except OSError:
