@@ -53,21 +53,56 @@ class LocalStack:
 
     def stop(self) -> None:
         """Stop both servers and put the environment back as it was."""
-        from chalicelib import aws
-        from chalicelib.config import get_settings
         from devstack import lambdas
 
         self.server.server.shutdown()
         self.server.server.server_close()
         self.moto.stop()
         lambdas.uninstall()
-        for name, value in self.saved_environ.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        aws.reset()
-        get_settings.cache_clear()
+        _restore(self.saved_environ)
+
+
+def _serve(moto_host: str, moto_port: int, host: str, port: int) -> tuple[Any, Any]:
+    """Configure moto, create the resources, and make the app's server (not yet serving)."""
+    from devstack import stack
+
+    # moto's backends live in this process: start from empty even if a stack ran here before.
+    urllib.request.urlopen(urllib.request.Request(
+        f"http://{moto_host}:{moto_port}/moto-api/reset", data=b"", method="POST"),
+        timeout=10).close()
+    request = urllib.request.Request(
+        f"http://{moto_host}:{moto_port}/moto-api/config",
+        data=json.dumps(stack.MOTO_CONFIG).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+
+    from chalice import Chalice
+    from chalice.cli.factory import CLIFactory
+
+    factory = CLIFactory(project_dir=str(PROJECT))
+    config = factory.create_config_obj(chalice_stage_name="local")
+    app = factory.load_chalice_app(config.environment_variables)
+    created = stack.create(sys.modules["app"].pathway)
+    # Chalice's local server re-classes the app object; a second stack in one process (tests)
+    # must start from the plain class again.
+    app.__class__ = Chalice
+    return factory.create_local_server(app, config, host, port), created
+
+
+def _restore(saved: dict[str, str | None]) -> None:
+    from chalicelib import aws
+    from chalicelib.config import get_settings
+
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    time.tzset()
+    aws.reset()
+    get_settings.cache_clear()
 
 
 def start(host: str = "127.0.0.1", port: int = 8000,
@@ -105,33 +140,12 @@ def start(host: str = "127.0.0.1", port: int = 8000,
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     moto = ThreadedMotoServer(ip_address=moto_host, port=moto_port, verbose=False)
     moto.start()
-    # moto's backends live in this process: start from empty even if a stack ran here before.
-    urllib.request.urlopen(urllib.request.Request(
-        f"http://{moto_host}:{moto_port}/moto-api/reset", data=b"", method="POST"),
-        timeout=10).close()
-    request = urllib.request.Request(
-        f"http://{moto_host}:{moto_port}/moto-api/config",
-        data=json.dumps(stack.MOTO_CONFIG).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    urllib.request.urlopen(request, timeout=10).close()
-
-    from chalice.cli.factory import CLIFactory
-
-    factory = CLIFactory(project_dir=str(PROJECT))
-    config = factory.create_config_obj(chalice_stage_name="local")
-    app = factory.load_chalice_app(config.environment_variables)
-    created = stack.create(sys.modules["app"].pathway)
-    # Chalice's local server re-classes the app object; a second stack in one process (tests)
-    # must start from the plain class again.
-    from chalice import Chalice
-
-    app.__class__ = Chalice
     try:
-        server = factory.create_local_server(app, config, host, port)
-    except OSError:
+        server, created = _serve(moto_host, moto_port, host, port)
+    except BaseException:
+        # Leave nothing behind: later code in this process must not talk to a dead endpoint.
         moto.stop()
+        _restore(saved)
         raise
     return LocalStack(public_url, f"http://{moto_host}:{moto_port}", created.table_name,
                       server, moto, saved)
