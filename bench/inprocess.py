@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from bench import ROOT
+from devstack.polling import wait_for  # noqa: F401  (re-exported for bench modules)
 
 PUBLIC_BASE_URL = "http://testserver"
 
@@ -91,14 +92,3 @@ def http_client() -> Iterator[Any]:
 
     with Client(app.app, stage_name="local", project_dir=str(ROOT)) as client:
         yield client
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 30.0,
-             interval: float = 0.02) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout}s waiting for {predicate}")

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from devstack.polling import wait_for
 from devstack.stack import base_environment
 
 # moto compares Wait-state timestamps with the local clock: run the tests in UTC.
@@ -68,16 +69,6 @@ def api(client: Any) -> Callable[..., Any]:
         )
 
     return post
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
 
 
 def wait_for_execution(reference: str, timeout: float = 20.0) -> dict[str, Any]:
