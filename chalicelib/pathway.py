@@ -8,12 +8,7 @@ released before the agreement is accepted.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol
-
-Status = Literal[
-    "submitted", "awaiting_sign_off", "awaiting_information", "approved", "agreement_accepted",
-    "funds_released", "reviewed", "closed", "rejected", "expired", "withdrawn", "needs_attention",
-]
+from typing import Any, Protocol
 
 STATUS_LABELS: dict[str, str] = {
     "submitted": "Submitted",

@@ -420,6 +420,47 @@ class ReferralStore:
             }
         }
 
+    # --- staff sign-in links ----------------------------------------------------------------
+
+    def put_sign_in_link(self, id_hash: str, email: str, valid_until: int) -> None:
+        """A one-time staff sign-in link, by the SHA-256 of its id (the id is never stored)."""
+        self.client.put_item(
+            TableName=self.table,
+            Item={
+                **sign_in_key(id_hash),
+                "email": _s(email),
+                "created_at": _s(now_iso()),
+                "valid_until": _n(valid_until),
+                # Kept 30 days after it stops working, for the audit trail; then TTL removes it.
+                "expires_at": _n(valid_until + 30 * 24 * 3600),
+            },
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    def get_sign_in_link(self, id_hash: str) -> dict[str, Any] | None:
+        item = self.client.get_item(
+            TableName=self.table, Key=sign_in_key(id_hash), ConsistentRead=True
+        ).get("Item")
+        if not item:
+            return None
+        return {name: (int(v["N"]) if "N" in v else v["S"]) for name, v in item.items()
+                if name not in ("pk", "sk")}
+
+    def use_sign_in_link(self, id_hash: str, now: int) -> bool:
+        """Mark a sign-in link used, only if it exists, is unused and unexpired; False if not."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=sign_in_key(id_hash),
+                UpdateExpression="SET used_at = :at",
+                ConditionExpression=("attribute_exists(pk) AND attribute_not_exists(used_at) "
+                                     "AND valid_until > :now"),
+                ExpressionAttributeValues={":at": _s(now_iso()), ":now": _n(now)},
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
     # --- history ---------------------------------------------------------------------------
 
     def _event_put(
@@ -534,10 +575,10 @@ class ReferralStore:
         values: dict[str, Any] = json.loads(item["values"]["S"])
         return values
 
-    def delete_draft(self, draft_id: str) -> None:
-        self.client.delete_item(
-            TableName=self.table, Key={"pk": _s(f"DRAFT#{draft_id}"), "sk": _s("DRAFT")}
-        )
+
+def sign_in_key(id_hash: str) -> dict[str, Any]:
+    """The key of a staff sign-in link's item (`SIGNIN#<hash of id>`)."""
+    return {"pk": _s(f"SIGNIN#{id_hash}"), "sk": _s("SIGNIN")}
 
 
 def find_referral(store: ReferralStore, typed_reference: str) -> StoredReferral | None:

@@ -1,16 +1,13 @@
-"""Step Functions: starting a referral's execution, and the state machine definition.
+"""Step Functions: starting a referral's execution.
 
-The definition is one ASL file, `infra/pathway.asl.json`: CloudFormation deploys it with
-`DefinitionSubstitutions`, and the tests and local stack load the same file here.
+The state machine is one ASL file, `infra/pathway.asl.json`: CloudFormation deploys it with
+`DefinitionSubstitutions`; the tests and the local stack load the same file (devstack/stack.py).
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
-
-DEFINITION_FILE = Path(__file__).resolve().parent.parent / "infra" / "pathway.asl.json"
 
 
 def start(sfn: Any, state_machine_arn: str, reference: str) -> bool:
@@ -31,12 +28,3 @@ def start(sfn: Any, state_machine_arn: str, reference: str) -> bool:
 def execution_arn(state_machine_arn: str, reference: str) -> str:
     prefix = state_machine_arn.replace(":stateMachine:", ":execution:")
     return f"{prefix}:{reference}"
-
-
-def definition(substitutions: dict[str, str]) -> str:
-    """The ASL with `${Name}` placeholders filled, as CloudFormation's substitutions would."""
-    text = DEFINITION_FILE.read_text(encoding="utf-8")
-    for name, value in substitutions.items():
-        text = text.replace("${" + name + "}", value)
-    json.loads(text)
-    return text

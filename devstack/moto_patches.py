@@ -50,10 +50,6 @@ def fix_send_task_failure_cause() -> None:
     StepFunctionResponse.send_task_failure = _send_task_failure  # type: ignore[method-assign]
 
 
-def undo_send_task_failure_cause_fix() -> None:
-    StepFunctionResponse.send_task_failure = _original_send_task_failure  # type: ignore[method-assign]
-
-
 def _docker_client_or_attribute_error(self: LambdaFunction) -> Any:
     import docker.errors
 
@@ -68,11 +64,6 @@ def fix_data_json_without_docker() -> None:
     LambdaFunction.docker_client = property(_docker_client_or_attribute_error)  # type: ignore[assignment]
 
 
-def undo_data_json_fix() -> None:
-    if "docker_client" in LambdaFunction.__dict__:
-        del LambdaFunction.docker_client  # falls back to DockerModel.docker_client
-
-
 _original_start_execution = StepFunctionsParserBackend.start_execution
 
 
@@ -85,10 +76,6 @@ def _start_execution(self: StepFunctionsParserBackend, state_machine_arn: str, n
 
 def fix_start_execution_default_name() -> None:
     StepFunctionsParserBackend.start_execution = _start_execution  # type: ignore[method-assign]
-
-
-def undo_start_execution_default_name_fix() -> None:
-    StepFunctionsParserBackend.start_execution = _original_start_execution  # type: ignore[method-assign]
 
 
 _dynamodb_lock = threading.RLock()

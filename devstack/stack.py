@@ -5,8 +5,10 @@ functions in this process. Used by `make run` (moto as a server) and by the test
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from devstack import lambdas, moto_patches
@@ -41,12 +43,27 @@ class Stack:
     pathway_function_arn: str
 
 
+DEFINITION_FILE = Path(__file__).resolve().parent.parent / "infra" / "pathway.asl.json"
+
+
+def definition(substitutions: dict[str, str]) -> str:
+    """The deployed ASL with `${Name}` placeholders filled, as CloudFormation's
+    DefinitionSubstitutions would (moto has no substitutions of its own)."""
+    text = DEFINITION_FILE.read_text(encoding="utf-8")
+    for name, value in substitutions.items():
+        text = text.replace("${" + name + "}", value)
+    if "${" in text:
+        raise ValueError("a placeholder in the state machine definition was not filled")
+    json.loads(text)
+    return text
+
+
 def create(handler: Any) -> Stack:
     """Create the resources in the moto that boto3 currently reaches, and route the pathway
     Lambda to `handler` (the Chalice app's `pathway` function). Sets PHB_STATE_MACHINE_ARN."""
     import boto3
 
-    from chalicelib import aws, store, workflow
+    from chalicelib import aws, store
     from chalicelib.config import get_settings
 
     moto_patches.apply_all()
@@ -66,7 +83,7 @@ def create(handler: Any) -> Stack:
     )
     state_machine_arn = boto3.client("stepfunctions", region_name=REGION).create_state_machine(
         name=STATE_MACHINE_NAME,
-        definition=workflow.definition({"PathwayFunctionArn": arns[PATHWAY_FUNCTION]}),
+        definition=definition({"PathwayFunctionArn": arns[PATHWAY_FUNCTION]}),
         roleArn="arn:aws:iam::123456789012:role/phb-pathway-local-states",
         type="STANDARD",
     )["stateMachineArn"]
