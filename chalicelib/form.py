@@ -150,7 +150,7 @@ def parse_date(values: dict[str, str], name: str) -> tuple[str | None, str | Non
     if any(p == "" for p in parts):
         missing = [n for n, p in zip(("day", "month", "year"), parts, strict=True) if p == ""]
         return None, f"must include a {' and '.join(missing)}"
-    if not all(p.isdigit() for p in parts) or len(parts[2]) != 4:
+    if not all(_is_number(p) for p in parts) or len(parts[2]) != 4:
         return None, "must be a real date, like 27 3 1990"
     try:
         return date(int(parts[2]), int(parts[1]), int(parts[0])).isoformat(), None
@@ -171,8 +171,13 @@ def parse_pounds(text: str) -> int | None:
     return pounds * 100 + pence
 
 
+def _is_number(text: str) -> bool:
+    # ASCII only: str.isdigit() also accepts "²", which int() refuses.
+    return text.isascii() and text.isdigit()
+
+
 def _int_or_text(text: str) -> int | str:
-    return int(text) if text.strip().isdigit() else text
+    return int(text) if _is_number(text.strip()) else text
 
 
 def _yes_no(text: str | None) -> bool | None:

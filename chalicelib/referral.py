@@ -324,10 +324,16 @@ LABELS: dict[str, str] = {
 }
 
 
+def _is_index(part: str) -> bool:
+    # A list index in an error path. str.isdigit() alone also accepts "²" and other
+    # digits int() refuses, which an unknown field may be called.
+    return part.isascii() and part.isdigit()
+
+
 def label_for(path: str) -> str:
     parts = path.split(".")
-    n = next((int(p) + 1 for p in reversed(parts) if p.isdigit()), None)
-    pattern = ".".join("*" if p.isdigit() else p for p in parts)
+    n = next((int(p) + 1 for p in reversed(parts) if _is_index(p)), None)
+    pattern = ".".join("*" if _is_index(p) else p for p in parts)
     label = LABELS.get(pattern)
     if label is None:
         return path

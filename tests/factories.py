@@ -15,9 +15,12 @@ def with_change(referral: dict[str, Any], path: str, value: Any) -> dict[str, An
     result = copy.deepcopy(referral)
     target: Any = result
     parts = path.split(".")
+    def key(part: str) -> Any:
+        return int(part) if part.isascii() and part.isdigit() else part
+
     for part in parts[:-1]:
-        target = target[int(part)] if part.isdigit() else target[part]
-    last: Any = int(parts[-1]) if parts[-1].isdigit() else parts[-1]
+        target = target[key(part)]
+    last = key(parts[-1])
     if value is ...:
         del target[last]
     else:

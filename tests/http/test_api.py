@@ -127,6 +127,9 @@ CASES = [
     ("reqol10_baseline.physical_health", -1, "reqol10_baseline.physical_health", "more than"),
     ("person.favourite_colour", "blue", "person.favourite_colour", "not part of a referral"),
     ("surprise", 1, "surprise", "not part of a referral"),
+    # Field names that are digits to str.isdigit() but not to int() (found by schemathesis).
+    ("\u00b2", 1, "\u00b2", "not part of a referral"),
+    ("person.\u0661", 1, "person.\u0661", "not part of a referral"),
 ]
 
 

@@ -164,6 +164,20 @@ def test_cost_is_typed_in_pounds(browser: Browser) -> None:
     assert "in pounds and pence" in html(response)
 
 
+def test_digits_python_reads_but_int_refuses_are_field_errors(browser: Browser) -> None:
+    browser.start()
+    response = browser.post("/referral/items", {**VALID["items"],
+                                                "items.0.recurrence": "monthly",
+                                                "items.0.months": "\u00b2"})
+    assert response.status_code == 422
+    assert html_errors(response) == ["items.0.months"]
+    response = browser.post("/referral/person", {**VALID["person"],
+                                                 "person.date_of_birth[day]": "\u00b2"})
+    assert response.status_code == 422
+    assert html_errors(response) == ["person.date_of_birth-day"]
+    assert referral_items() == []
+
+
 def test_items_can_be_added_and_removed_without_javascript(browser: Browser) -> None:
     browser.start()
     added = browser.post("/referral/items", {**VALID["items"], "action": "add"})
