@@ -160,3 +160,50 @@ if os.environ.get("PHB_STAGE", "local") in ("local", "test"):
     from chalicelib import devroutes
 
     devroutes.register(app)
+
+
+# --- Staff ----------------------------------------------------------------------------------
+# Every /staff route except the two sign-in ones starts with staff.require_staff (through the
+# handlers in chalicelib/staff.py); tests/http/test_staff_sign_in.py checks each one.
+
+
+@app.route("/staff/sign-in", methods=["GET"])
+def staff_sign_in() -> Response:
+    from chalicelib import staff
+
+    return staff.sign_in_page()
+
+
+@app.route("/staff/sign-in", methods=["POST"], content_types=FORM)
+def staff_sign_in_request() -> Response:
+    from chalicelib import staff
+
+    return staff.request_link(app.current_request.raw_body or b"")
+
+
+@app.route("/staff/sign-in/{link_id}", methods=["GET"])
+def staff_sign_in_confirm(link_id: str) -> Response:
+    from chalicelib import staff
+
+    return staff.confirm_page(link_id)
+
+
+@app.route("/staff/sign-in/{link_id}", methods=["POST"], content_types=FORM)
+def staff_sign_in_use(link_id: str) -> Response:
+    from chalicelib import staff
+
+    return staff.use_link(link_id)
+
+
+@app.route("/staff", methods=["GET"])
+def staff_home() -> Response:
+    from chalicelib import staff
+
+    return staff.home(app.current_request)
+
+
+@app.route("/staff/sign-out", methods=["POST"], content_types=FORM)
+def staff_sign_out() -> Response:
+    from chalicelib import staff
+
+    return staff.sign_out(app.current_request)

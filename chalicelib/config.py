@@ -52,6 +52,11 @@ class Settings:
     # money: each address gets its own action link.
     panel_emails: tuple[str, ...] = ("phb-panel@example.org",)
     advisor_emails: tuple[str, ...] = ("phb-advisors@example.org",)
+    # Who may sign in to the staff console (by an emailed one-time link); unset: the advisors.
+    staff_emails: tuple[str, ...] = ()
+    # The key that signs staff session cookies. Unset in the local and test stages: a fixed
+    # development key; unset anywhere else: staff sign-in is switched off (503), never unsigned.
+    session_secret: str = field(default="", repr=False)
     link_valid_days: int = 7
     # Waiting for a person: a reminder after each period with no answer, escalation to the
     # advisors after this many reminders, and expiry one period after that.
@@ -69,6 +74,9 @@ class Settings:
     funding_rules_file: str = field(default=str(RULES_FILE))
 
     def __post_init__(self) -> None:
+        if not self.staff_emails:
+            object.__setattr__(self, "staff_emails",
+                               tuple(e.strip().lower() for e in self.advisor_emails))
         problems = []
         if self.stage not in STAGES:
             problems.append(f"stage must be one of {', '.join(STAGES)}")

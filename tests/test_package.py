@@ -160,7 +160,10 @@ def test_functions_get_their_settings_from_the_template(template: dict[str, Any]
 
     assert {name[4:].lower() for name in settings} <= {f.name for f in fields(Settings)}
     assert set(pathway["Environment"]["Variables"]) == settings
-    assert set(api["Environment"]["Variables"]) == settings | {"PHB_STATE_MACHINE_ARN"}
+    # Only the web function signs staff sessions and checks the staff list.
+    staff = {"PHB_STAFF_EMAILS", "PHB_SESSION_SECRET"}
+    assert {name[4:].lower() for name in staff} <= {f.name for f in fields(Settings)}
+    assert set(api["Environment"]["Variables"]) == settings | staff | {"PHB_STATE_MACHINE_ARN"}
     assert api["Environment"]["Variables"]["PHB_STATE_MACHINE_ARN"] == {
         "Ref": "PathwayStateMachine"
     }
