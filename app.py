@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from chalice import Chalice, Response
+from chalice import Chalice, Rate, Response
 
 from chalicelib import web
 
@@ -154,6 +154,19 @@ def pathway(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return tasks.run(event)
 
 
+@app.schedule(Rate(1, unit=Rate.DAYS), name="retention")
+def retention(event: Any) -> dict[str, Any]:
+    """Daily: remove personal data from referrals that ended before the retention period."""
+    from chalicelib import aws
+    from chalicelib.config import get_settings
+    from chalicelib.dataprotection import run_retention
+    from chalicelib.store import ReferralStore
+
+    settings = get_settings()
+    done = run_retention(ReferralStore(aws.client("dynamodb"), settings.table_name), settings)
+    return {"anonymised": len(done)}
+
+
 # --- Local stage only -----------------------------------------------------------------------
 
 if os.environ.get("PHB_STAGE", "local") in ("local", "test"):
@@ -196,10 +209,26 @@ def staff_sign_in_use(link_id: str) -> Response:
 
 
 @app.route("/staff", methods=["GET"])
-def staff_home() -> Response:
-    from chalicelib import staff
+def staff_worklist() -> Response:
+    from chalicelib import console
 
-    return staff.home(app.current_request)
+    return console.worklist(app.current_request)
+
+
+@app.route("/staff/referrals/{reference}", methods=["GET"])
+def staff_case(reference: str) -> Response:
+    from chalicelib import console
+
+    return console.case(app.current_request, reference)
+
+
+@app.route("/staff/referrals/{reference}/{action}", methods=["POST"], content_types=FORM)
+def staff_case_action(reference: str, action: str) -> Response:
+    from chalicelib import console
+
+    if action == "export":
+        return console.export(app.current_request, reference)
+    return console.act(app.current_request, reference, action)
 
 
 @app.route("/staff/sign-out", methods=["POST"], content_types=FORM)

@@ -254,7 +254,7 @@ def act(action: str, link_id: str, body: bytes) -> Response:
                     message=exc.message)
     if action == "outcome":
         return _problem(LinkProblem(405, "Nothing to send", "This page is only to read."))
-    errors, done = _validate(action, posted, opened)
+    errors, done = validate(action, posted, opened.referral)
     if errors:
         context = _context(opened)
         context.update(values=posted, errors=errors,
@@ -275,8 +275,10 @@ def _text(posted: dict[str, str], name: str) -> str:
     return posted.get(name, "").strip().replace("\r\n", "\n")
 
 
-def _validate(action: str, posted: dict[str, str],
-              opened: Opened) -> tuple[list[FieldError], dict[str, Any]]:
+def validate(action: str, posted: dict[str, str],
+             referral: Referral) -> tuple[list[FieldError], dict[str, Any]]:
+    """The posted form of an action, checked: (errors, what to do). The staff console's
+    decide and release forms are checked here too."""
     errors: list[FieldError] = []
     done: dict[str, Any] = {}
 
@@ -343,7 +345,7 @@ def _validate(action: str, posted: dict[str, str],
         done["goals"] = [
             choice(f"goals.{i}.progress", tuple(form.LABELS_PROGRESS),
                    f"Select the progress on goal {i + 1}")
-            for i in range(len(opened.referral.goals))
+            for i in range(len(referral.goals))
         ]
         done["reqol10_items"] = scores("reqol10")
         done["receipts"] = choice("receipts", ("yes", "no"),

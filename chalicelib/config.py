@@ -58,6 +58,9 @@ class Settings:
     # development key; unset anywhere else: staff sign-in is switched off (503), never unsigned.
     session_secret: str = field(default="", repr=False)
     link_valid_days: int = 7
+    # Referrals that ended longer ago than this lose their personal data (the retention job);
+    # their anonymous figures stay for the reports.
+    retention_days: int = 8 * 365
     # Waiting for a person: a reminder after each period with no answer, escalation to the
     # advisors after this many reminders, and expiry one period after that.
     reminder_after_seconds: int = 3 * 24 * 3600

@@ -30,6 +30,8 @@ def submit(referral: Referral, settings: Settings, idempotency_key: str | None) 
         actor=referral.referrer.email,
         new_reference=rules.new_reference,
         idempotency_key=idempotency_key,
+        borough=referral.person.borough,
+        nhs_number=referral.person.nhs_number,
     )
     if created.status != "submitted":
         return created

@@ -351,9 +351,3 @@ def sign_out(request: Any) -> Response:
         return session
     return redirect("/staff/sign-in", headers={"Set-Cookie": clear_cookie(get_settings())})
 
-
-def home(request: Any) -> Response:
-    session = require_staff(request)
-    if isinstance(session, Response):
-        return session
-    return page("staff/home.html", session=session)

@@ -26,6 +26,22 @@ from typing import Any
 STATUS_INDEX = "gsi1"
 WORKLIST_COLUMNS = ("reference", "status", "created_at", "updated_at", "total_pence", "tier",
                     "step", "referrer_email", "flags")
+# The staff worklist's other views, one index each, all `<created_at>#<reference>` newest first.
+# They carry keys only: their key attributes are written once (at submission or intake), so the
+# many later status changes cost them nothing; a page is one Query plus one BatchGetItem.
+ALL_INDEX = "gsi2"  # every referral: gsi2pk = REFERRALS
+BOROUGH_INDEX = "gsi3"  # gsi3pk = BOROUGH#<borough>
+TIER_INDEX = "gsi4"  # gsi4pk = TIER#<tier>, from intake
+FLAGGED_INDEX = "gsi5"  # gsi5pk = FLAGGED, only on referrals with flags (a sparse index)
+# Referrals waiting for a person (sparse): gsi6pk = WAITING while a step waits, with `due_at`
+# (when its first reminder is due) projected for the overdue filter. Every status change
+# removes it; the state machine sets it again when the next step starts waiting.
+WAITING_INDEX = "gsi6"
+# One person's referrals, for a subject-access export: gsi7pk = PERSON#<SHA-256 of the NHS
+# number>; removed with the rest of the personal data by retention.
+PERSON_INDEX = "gsi7"
+VIEW_INDEXES = {"all": ALL_INDEX, "borough": BOROUGH_INDEX, "tier": TIER_INDEX,
+                "flagged": FLAGGED_INDEX, "overdue": WAITING_INDEX}
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 DRAFT_TTL_SECONDS = 2 * 24 * 3600
 
@@ -48,6 +64,19 @@ def _referral_key(reference: str) -> dict[str, Any]:
 
 def _status_index(status: str, created_at: str, reference: str) -> dict[str, Any]:
     return {"gsi1pk": _s(f"STATUS#{status}"), "gsi1sk": _s(f"{created_at}#{reference}")}
+
+
+def _index_entry(index: str, partition: str, created_at: str, reference: str) -> dict[str, Any]:
+    return {f"{index}pk": _s(partition), f"{index}sk": _s(f"{created_at}#{reference}")}
+
+
+def intake_index_fields(stored: StoredReferral, tier: str, flagged: bool) -> dict[str, str]:
+    """What intake adds to a referral for the tier and flagged views (for `set_fields`)."""
+    sort = f"{stored.created_at}#{stored.reference}"
+    fields = {f"{TIER_INDEX}pk": f"TIER#{tier}", f"{TIER_INDEX}sk": sort}
+    if flagged:
+        fields.update({f"{FLAGGED_INDEX}pk": "FLAGGED", f"{FLAGGED_INDEX}sk": sort})
+    return fields
 
 
 def sha256(text: str | bytes) -> str:
@@ -81,6 +110,11 @@ class StoredReferral:
     step: str | None = None  # the sign-off step waited for, while awaiting sign-off
     approvers: tuple[str, ...] = ()
     progress: dict[str, Any] | None = None  # what each later step recorded (agreement, ...)
+    waiting_step: str | None = None  # the step waiting for a person now, if any
+    due_at: str | None = None  # when that step's first reminder is due
+    approved_at: str | None = None  # the final sign-off
+    facts: dict[str, Any] | None = None  # kept when personal data is removed (retention)
+    anonymised_at: str | None = None
 
     @property
     def recorded(self) -> dict[str, Any]:
@@ -93,14 +127,20 @@ class StoredReferral:
             status=item["status"]["S"],
             created_at=item["created_at"]["S"],
             updated_at=item["updated_at"]["S"],
-            answers=item["answers"]["S"],
+            # Both are gone once retention has removed the personal data.
+            answers=item["answers"]["S"] if "answers" in item else "",
             total_pence=int(item["total_pence"]["N"]),
             tier=item["tier"]["S"] if "tier" in item else None,
             flags=json.loads(item["flags"]["S"]) if "flags" in item else [],
-            referrer_email=item["referrer_email"]["S"],
+            referrer_email=item["referrer_email"]["S"] if "referrer_email" in item else "",
             step=item["step"]["S"] if "step" in item else None,
             approvers=tuple(json.loads(item["approvers"]["S"])) if "approvers" in item else (),
             progress=json.loads(item["progress"]["S"]) if "progress" in item else {},
+            waiting_step=item["waiting_step"]["S"] if "waiting_step" in item else None,
+            due_at=item["due_at"]["S"] if "due_at" in item else None,
+            approved_at=item["approved_at"]["S"] if "approved_at" in item else None,
+            facts=json.loads(item["facts"]["S"]) if "facts" in item else None,
+            anonymised_at=item["anonymised_at"]["S"] if "anonymised_at" in item else None,
         )
 
 
@@ -132,6 +172,7 @@ class WorklistRow:
     step: str | None
     referrer_email: str
     flagged: bool
+    due_at: str | None = None  # when waiting: the first reminder's due time
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> WorklistRow:
@@ -143,8 +184,9 @@ class WorklistRow:
             total_pence=int(item["total_pence"]["N"]),
             tier=item["tier"]["S"] if "tier" in item else None,
             step=item["step"]["S"] if "step" in item else None,
-            referrer_email=item["referrer_email"]["S"],
+            referrer_email=item["referrer_email"]["S"] if "referrer_email" in item else "",
             flagged=json.loads(item["flags"]["S"]) != [] if "flags" in item else False,
+            due_at=item["due_at"]["S"] if "due_at" in item else None,
         )
 
 
@@ -178,6 +220,8 @@ class ReferralStore:
         new_reference: Callable[[], str],
         idempotency_key: str | None = None,
         attempts: int = 5,
+        borough: str | None = None,
+        nhs_number: str | None = None,
     ) -> Created:
         """Store a new referral with its `submitted` event, once per idempotency key."""
         body_hash = sha256(answers)
@@ -196,6 +240,11 @@ class ReferralStore:
                         "Item": {
                             **_referral_key(reference),
                             **_status_index("submitted", created_at, reference),
+                            **_index_entry(ALL_INDEX, "REFERRALS", created_at, reference),
+                            **(_index_entry(BOROUGH_INDEX, f"BOROUGH#{borough}", created_at,
+                                            reference) if borough else {}),
+                            **(_index_entry(PERSON_INDEX, person_partition(nhs_number),
+                                            created_at, reference) if nhs_number else {}),
                             "reference": _s(reference),
                             "status": _s("submitted"),
                             "created_at": _s(created_at),
@@ -293,6 +342,10 @@ class ReferralStore:
             names[f"#w{index}"] = name
             values[f":w{index}"] = _s(value)
             conditions.append(f"#w{index} = :w{index}")
+        # The step waited for has changed: off the waiting (overdue) view until the next wait.
+        names.update({"#w6": f"{WAITING_INDEX}pk", "#w6s": f"{WAITING_INDEX}sk",
+                      "#due": "due_at", "#wstep": "waiting_step"})
+        removes = " REMOVE #w6, #w6s, #due, #wstep"
         try:
             self.client.transact_write_items(
                 TransactItems=[
@@ -300,7 +353,7 @@ class ReferralStore:
                         "Update": {
                             "TableName": self.table,
                             "Key": _referral_key(reference),
-                            "UpdateExpression": "SET " + ", ".join(sets),
+                            "UpdateExpression": "SET " + ", ".join(sets) + removes,
                             "ConditionExpression": " AND ".join(conditions),
                             "ExpressionAttributeNames": names,
                             "ExpressionAttributeValues": values,
@@ -341,6 +394,200 @@ class ReferralStore:
             keys_fetched=0,
         )
 
+    def list_view(
+        self, view: str, value: str = "", limit: int = 25,
+        start_key: dict[str, Any] | None = None, now: str | None = None,
+    ) -> StatusPage:
+        """One page of a worklist view, newest first: `all`, `borough` (value: the borough),
+        `tier` (value: the tier), `flagged`, or `overdue` (waiting past its first reminder's
+        due time, `now` by default). One Query on the view's index, then one BatchGetItem
+        for the page's worklist columns; never a scan."""
+        index = VIEW_INDEXES[view]
+        partition = {"all": "REFERRALS", "borough": f"BOROUGH#{value}", "tier": f"TIER#{value}",
+                     "flagged": "FLAGGED", "overdue": "WAITING"}[view]
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": index,
+            "KeyConditionExpression": "#pk = :pk",
+            "ExpressionAttributeNames": {"#pk": f"{index}pk"},
+            "ExpressionAttributeValues": {":pk": _s(partition)},
+            "ScanIndexForward": False,
+        }
+        if view == "overdue":
+            kwargs["FilterExpression"] = "due_at < :now"
+            kwargs["ExpressionAttributeValues"][":now"] = _s(now or now_iso())
+        keys: list[dict[str, Any]] = []
+        scanned = 0
+        next_key = start_key
+        # A filtered page can come back short: ask again for the rest until the page is full.
+        while True:
+            kwargs["Limit"] = limit - len(keys)
+            if next_key:
+                kwargs["ExclusiveStartKey"] = next_key
+            page = self.client.query(**kwargs)
+            scanned += int(page.get("ScannedCount", len(page["Items"])))
+            keys.extend({"pk": i["pk"], "sk": i["sk"]} for i in page["Items"])
+            next_key = page.get("LastEvaluatedKey")
+            if next_key is None or len(keys) >= limit:
+                break
+        rows = self._worklist_rows(keys)
+        return StatusPage(referrals=rows, next_key=next_key, scanned_count=scanned,
+                          keys_fetched=len(keys))
+
+    def referrals_submitted_between(self, start: str, end: str) -> list[StoredReferral]:
+        """Every referral whose `created_at` sorts between `start` and `end` (ISO prefixes),
+        oldest first: a Query on the all-referrals index, then BatchGetItem by 100s."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": ALL_INDEX,
+            "KeyConditionExpression": "#pk = :pk AND #sk BETWEEN :start AND :end",
+            "ExpressionAttributeNames": {"#pk": f"{ALL_INDEX}pk", "#sk": f"{ALL_INDEX}sk"},
+            "ExpressionAttributeValues": {":pk": _s("REFERRALS"), ":start": _s(start),
+                                          ":end": _s(end)},
+        }
+        keys: list[dict[str, Any]] = []
+        while True:
+            page = self.client.query(**kwargs)
+            keys.extend({"pk": i["pk"], "sk": i["sk"]} for i in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        found: dict[str, StoredReferral] = {}
+        for offset in range(0, len(keys), 100):
+            request: dict[str, Any] = {self.table: {"Keys": keys[offset:offset + 100]}}
+            while request:
+                response = self.client.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self.table, []):
+                    stored = StoredReferral.from_item(item)
+                    found[stored.reference] = stored
+                request = response.get("UnprocessedKeys") or {}
+        return [found[k["pk"]["S"].split("#", 1)[1]] for k in keys
+                if k["pk"]["S"].split("#", 1)[1] in found]
+
+    def references_for_person(self, nhs_number: str) -> list[str]:
+        """The references of every referral for this NHS number (a Query on its index)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": PERSON_INDEX,
+            "KeyConditionExpression": "#pk = :pk",
+            "ExpressionAttributeNames": {"#pk": f"{PERSON_INDEX}pk"},
+            "ExpressionAttributeValues": {":pk": _s(person_partition(nhs_number))},
+        }
+        references = []
+        while True:
+            page = self.client.query(**kwargs)
+            references.extend(i["pk"]["S"].split("#", 1)[1] for i in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return references
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def emails_sent(self, reference: str) -> list[dict[str, str]]:
+        """Each email recorded for a referral: kind, to, subject, when; oldest first."""
+        emails = [{"kind": i["sk"]["S"].split("#", 1)[1].split(":", 1)[0],
+                   "to": i["to"]["S"], "subject": i["subject"]["S"], "at": i["at"]["S"]}
+                  for i in self._query_partition(reference, "EMAIL#")]
+        return sorted(emails, key=lambda e: e["at"])
+
+    def partition_items(self, reference: str) -> list[dict[str, Any]]:
+        """Every item of a referral's partition, as plain values (for a subject-access export)."""
+        return [{name: _plain(value) for name, value in item.items()}
+                for item in self._query_partition(reference, "")]
+
+    def ended_before(self, status: str, before: str) -> list[str]:
+        """References in a final `status` whose last change was before `before` and that still
+        hold personal data (the retention job's query, on the status index)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": STATUS_INDEX,
+            "KeyConditionExpression": "gsi1pk = :status",
+            "FilterExpression": "updated_at < :before AND attribute_exists(referrer_email)",
+            "ExpressionAttributeValues": {":status": _s(f"STATUS#{status}"),
+                                          ":before": _s(before)},
+        }
+        references = []
+        while True:
+            page = self.client.query(**kwargs)
+            references.extend(i["reference"]["S"] for i in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return references
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def redact_partition(self, reference: str, removed: str) -> None:
+        """Remove personal data from a referral's history, email records and waiting steps
+        (retention). Events keep what happened and when; who keeps roles, loses addresses."""
+        for item in self._query_partition(reference, ""):
+            key = {"pk": item["pk"], "sk": item["sk"]}
+            kind = item["sk"]["S"].split("#", 1)[0]
+            if kind == "EVENT":
+                who, what = item["who"]["S"], item["what"]["S"]
+                if "@" in what:  # `email_sent:kind:step:notice:address`
+                    what = f"{what.rsplit(':', 1)[0]}:{removed}"
+                self.client.update_item(
+                    TableName=self.table, Key=key,
+                    UpdateExpression="SET #who = :who, #what = :what, #detail = :detail",
+                    ExpressionAttributeNames={"#who": "who", "#what": "what",
+                                              "#detail": "detail"},
+                    ExpressionAttributeValues={":who": _s(removed if "@" in who else who),
+                                               ":what": _s(what), ":detail": _s("{}")})
+            elif kind == "EMAIL" and "@" in item["sk"]["S"] + item["to"]["S"]:
+                # The record's key names its recipient (`EMAIL#kind:step:notice:address`):
+                # write it again under a key without it.
+                head = item["sk"]["S"].rsplit(":", 1)[0] if ":" in item["sk"]["S"] else \
+                    item["sk"]["S"]
+                self.client.put_item(TableName=self.table, Item={
+                    **item, "sk": _s(f"{head}:{removed}-{secrets.token_hex(4)}"),
+                    "to": _s(removed)})
+                self.client.delete_item(TableName=self.table, Key=key)
+            elif kind in ("TOKEN", "REMINDERS"):
+                self.client.delete_item(TableName=self.table, Key=key)
+
+    def replace_personal_data(self, seen: StoredReferral, facts: dict[str, Any],
+                              actor: str) -> bool:
+        """Swap a referral's personal data for its anonymous facts, with a history event,
+        only if it is unchanged since `seen`; False if not."""
+        at = now_iso()
+        try:
+            self.client.transact_write_items(TransactItems=[
+                {"Update": {
+                    "TableName": self.table,
+                    "Key": _referral_key(seen.reference),
+                    "UpdateExpression": (
+                        "SET facts = :facts, anonymised_at = :at REMOVE answers, "
+                        "referrer_email, progress, flags, #p7, #s7"),
+                    "ConditionExpression": "updated_at = :seen AND attribute_not_exists("
+                                           "anonymised_at)",
+                    "ExpressionAttributeNames": {"#p7": f"{PERSON_INDEX}pk",
+                                                 "#s7": f"{PERSON_INDEX}sk"},
+                    "ExpressionAttributeValues": {
+                        ":facts": _s(json.dumps(facts, sort_keys=True)), ":at": _s(at),
+                        ":seen": _s(seen.updated_at)},
+                }},
+                {"Put": self._event_put(seen.reference, "personal_data_removed", actor,
+                                        {"retention": "ended before the retention period"},
+                                        at)},
+            ])
+        except self.client.exceptions.TransactionCanceledException:
+            return False
+        return True
+
+    def _worklist_rows(self, keys: list[dict[str, Any]]) -> list[WorklistRow]:
+        """The worklist columns of these referrals, in the order of `keys` (BatchGetItem)."""
+        found: dict[str, dict[str, Any]] = {}
+        request: dict[str, Any] = {self.table: {
+            "Keys": keys, "ConsistentRead": True,
+            "ProjectionExpression": ", ".join(f"#c{i}" for i in range(len(WORKLIST_COLUMNS) + 1)),
+            "ExpressionAttributeNames": {
+                **{f"#c{i}": name for i, name in enumerate(WORKLIST_COLUMNS)},
+                f"#c{len(WORKLIST_COLUMNS)}": "due_at"},
+        }}
+        while keys and request:
+            response = self.client.batch_get_item(RequestItems=request)
+            for item in response["Responses"].get(self.table, []):
+                found[item["reference"]["S"]] = item
+            request = response.get("UnprocessedKeys") or {}
+        references = [k["pk"]["S"].split("#", 1)[1] for k in keys]
+        return [WorklistRow.from_item(found[r]) for r in references if r in found]
+
     # --- waiting steps ---------------------------------------------------------------------
 
     def save_task_token(self, reference: str, step: str, token: str) -> None:
@@ -350,6 +597,29 @@ class ReferralStore:
             Item={"pk": _s(f"REFERRAL#{reference}"), "sk": _s(f"TOKEN#{step}"),
                   "token": _s(token), "at": _s(now_iso())},
         )
+
+    def mark_waiting(self, seen: StoredReferral, step: str, due_at: str) -> bool:
+        """Put a referral on the waiting view: `step` waits for a person, its first reminder
+        due at `due_at`. Kept as it was through reminders (due is when the wait began plus the
+        reminder period). Only if the referral is unchanged since `seen` (a status change
+        meanwhile means the step is no longer waiting); False if not."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=_referral_key(seen.reference),
+                UpdateExpression=(
+                    "SET #pk6 = :waiting, #sk6 = if_not_exists(#sk6, :sort), "
+                    "due_at = if_not_exists(due_at, :due), waiting_step = :step"),
+                ConditionExpression="updated_at = :seen",
+                ExpressionAttributeNames={"#pk6": f"{WAITING_INDEX}pk",
+                                          "#sk6": f"{WAITING_INDEX}sk"},
+                ExpressionAttributeValues={
+                    ":waiting": _s("WAITING"), ":sort": _s(f"{seen.created_at}#{seen.reference}"),
+                    ":due": _s(due_at), ":step": _s(step), ":seen": _s(seen.updated_at)},
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     def task_token(self, reference: str, step: str) -> str | None:
         item = self.client.get_item(
@@ -502,6 +772,9 @@ class ReferralStore:
             },
             "ConsistentRead": True,
         }
+        if not prefix:  # the whole partition
+            kwargs["KeyConditionExpression"] = "pk = :pk"
+            del kwargs["ExpressionAttributeValues"][":prefix"]
         while True:
             page = self.client.query(**kwargs)
             items.extend(page["Items"])
@@ -576,6 +849,10 @@ class ReferralStore:
         return values
 
 
+def person_partition(nhs_number: str) -> str:
+    return f"PERSON#{sha256('nhs-number:' + nhs_number.replace(' ', ''))}"
+
+
 def sign_in_key(id_hash: str) -> dict[str, Any]:
     """The key of a staff sign-in link's item (`SIGNIN#<hash of id>`)."""
     return {"pk": _s(f"SIGNIN#{id_hash}"), "sk": _s("SIGNIN")}
@@ -602,6 +879,16 @@ def _value(value: Any) -> dict[str, str]:
     return _n(value) if isinstance(value, int) else _s(value)
 
 
+def _plain(value: dict[str, Any]) -> Any:
+    if "S" in value:
+        return value["S"]
+    if "N" in value:
+        return int(value["N"]) if value["N"].lstrip("-").isdigit() else float(value["N"])
+    if "BOOL" in value:
+        return value["BOOL"]
+    return None
+
+
 def _prefixed(attrs: dict[str, Any]) -> dict[str, Any]:
     return {f":{name}": value for name, value in attrs.items()}
 
@@ -613,7 +900,8 @@ def table_definition(table_name: str) -> dict[str, Any]:
         "BillingMode": "PAY_PER_REQUEST",
         "AttributeDefinitions": [
             {"AttributeName": name, "AttributeType": "S"}
-            for name in ("pk", "sk", "gsi1pk", "gsi1sk")
+            for name in ("pk", "sk", *(f"gsi{n}{part}" for n in range(1, 8)
+                                       for part in ("pk", "sk")))
         ],
         "KeySchema": [
             {"AttributeName": "pk", "KeyType": "HASH"},
@@ -631,6 +919,20 @@ def table_definition(table_name: str) -> dict[str, Any]:
                     "ProjectionType": "INCLUDE",
                     "NonKeyAttributes": list(WORKLIST_COLUMNS),
                 },
-            }
+            },
+            *(
+                {
+                    "IndexName": index,
+                    "KeySchema": [
+                        {"AttributeName": f"{index}pk", "KeyType": "HASH"},
+                        {"AttributeName": f"{index}sk", "KeyType": "RANGE"},
+                    ],
+                    "Projection": (
+                        {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["due_at"]}
+                        if index == WAITING_INDEX else {"ProjectionType": "KEYS_ONLY"}),
+                }
+                for index in (ALL_INDEX, BOROUGH_INDEX, TIER_INDEX, FLAGGED_INDEX, WAITING_INDEX,
+                              PERSON_INDEX)
+            ),
         ],
     }

@@ -16,7 +16,12 @@ from chalicelib import aws, mail, pathway
 from chalicelib.config import Settings, get_settings
 from chalicelib.notices import ACTION_FOR_STEP, WITHDRAW_LINK_DAYS, Notifier, recipients
 from chalicelib.referral import Referral, load_stored, sign_off
-from chalicelib.store import ReferralStore, StoredReferral, TransitionRefused
+from chalicelib.store import (
+    ReferralStore,
+    StoredReferral,
+    TransitionRefused,
+    intake_index_fields,
+)
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +101,8 @@ def record_intake(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
                 "flags": flags,
             },
             set_fields={"tier": decision.tier, "flags": flags, "approvers": approvers,
-                        "step": approvers[0]},
+                        "step": approvers[0],
+                        **intake_index_fields(stored, decision.tier, bool(flags))},
         )
     except TransitionRefused:
         stored = referrals.get(stored.reference)
@@ -196,6 +202,10 @@ def await_step(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
     outcome = pathway.outcome_if_done(stored, step)
     if outcome:
         complete_wait(aws.client("stepfunctions"), token, outcome)
+    else:
+        due = datetime.now(UTC) + timedelta(seconds=settings.reminder_after_seconds)
+        referrals.mark_waiting(stored, step, due.isoformat(timespec="milliseconds")
+                               .replace("+00:00", "Z"))
     return {"waiting": outcome is None}
 
 

@@ -143,7 +143,13 @@ def test_no_policy_grants_every_resource(template: dict[str, Any]) -> None:
 
 def test_functions_get_their_settings_from_the_template(template: dict[str, Any]) -> None:
     functions = resources_of_type(template, "AWS::Serverless::Function")
-    assert set(functions) == {"APIHandler", "Pathway"}
+    assert set(functions) == {"APIHandler", "Pathway", "Retention"}
+    retention = functions["Retention"]["Properties"]
+    assert set(retention["Environment"]["Variables"]) == {
+        "PHB_STAGE", "PHB_TABLE_NAME", "PHB_RETENTION_DAYS"}
+    # Daily, by an EventBridge schedule.
+    [schedule] = retention["Events"].values()
+    assert schedule["Properties"]["Schedule"] == "rate(1 day)"
     api = functions["APIHandler"]["Properties"]
     pathway = functions["Pathway"]["Properties"]
     assert (api["MemorySize"], pathway["MemorySize"]) == (512, 256)

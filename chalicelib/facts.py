@@ -1,0 +1,63 @@
+"""The anonymous facts the reports count, one small dict per referral.
+
+Worked out from a referral's answers and what its steps recorded while it holds personal data;
+once retention has removed that data, the facts it kept in their place (`facts` on the item) are
+read instead. No names, contact details, NHS numbers, dates of birth, postcodes or free text:
+only codes, amounts, dates of steps and ReQoL-10 totals. See `chalicelib/reports.py` for the
+shape's use.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from chalicelib.store import ReferralStore, StoredReferral
+
+
+def facts_of(stored: StoredReferral) -> dict[str, Any]:
+    """The facts of one referral (its status and dates as they are now)."""
+    if stored.facts is not None:
+        return {**stored.facts, "status": stored.status}
+    from chalicelib.referral import load_stored
+    from chalicelib.rules import item_total_pence
+
+    referral = load_stored(stored.answers)
+    recorded = stored.recorded
+    release = recorded.get("release")
+    review = recorded.get("review")
+    closure = recorded.get("closure")
+    closure_reqol = (closure or {}).get("reqol10") or {}
+    return {
+        "reference": stored.reference,
+        "submitted_at": stored.created_at,
+        "status": stored.status,
+        "tier": stored.tier,
+        "flagged": bool(stored.flags),
+        "borough": referral.person.borough,
+        "ethnicity": referral.person.ethnicity,
+        "section_117": referral.person.section_117_aftercare,
+        "budget_management": referral.budget_management,
+        "total_pence": stored.total_pence,
+        "items": [{"category": item.category, "cost_pence": item_total_pence(item)}
+                  for item in referral.items],
+        "signed_off_at": stored.approved_at,
+        "released": {"at": release["at"], "amount_pence": int(release["amount_pence"]),
+                     "management": release["management"]} if release else None,
+        "reqol_baseline": sum(referral.reqol10_baseline.items),
+        "reqol_review": sum(review["reqol10_items"]) if review else None,
+        "reqol_closure": closure_reqol.get("final_total") if closure else None,
+        "reliable_improvement": closure_reqol.get("reliable_improvement") if closure else None,
+        "closed_at": closure["at"] if closure else None,
+    }
+
+
+def load_facts(store: ReferralStore, until: date, since: date | None = None) -> list[dict[str, Any]]:
+    """The facts of every referral submitted from `since` (or ever) up to `until`, inclusive.
+
+    One Query on the all-referrals index for the range (paged), then the items by key in
+    batches of 100; never a scan.
+    """
+    start = since.isoformat() if since else "0000"
+    end = (until + timedelta(days=1)).isoformat()  # sort keys are `<created_at>#<reference>`
+    return [facts_of(stored) for stored in store.referrals_submitted_between(start, end)]
