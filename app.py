@@ -231,6 +231,20 @@ def staff_case_action(reference: str, action: str) -> Response:
     return console.act(app.current_request, reference, action)
 
 
+@app.route("/staff/reports", methods=["GET"])
+def staff_reports() -> Response:
+    from chalicelib import staff_reports
+
+    return staff_reports.reports_page(app.current_request)
+
+
+@app.route("/staff/reports/{name}", methods=["GET"])
+def staff_report_csv(name: str) -> Response:
+    from chalicelib import staff_reports
+
+    return staff_reports.download(app.current_request, name)
+
+
 @app.route("/staff/sign-out", methods=["POST"], content_types=FORM)
 def staff_sign_out() -> Response:
     from chalicelib import staff

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from chalicelib.funding_rules import FundingRules
 
 RULES_FILE = Path(__file__).with_name("funding_rules.json")
+# The population's ethnic groups that equality monitoring compares PHB holders with.
+POPULATION_FILE = Path(__file__).with_name("population.json")
 STAGES = ("local", "test", "dev", "prod")
 
 # Bounds of the whole-number settings: (least, most); None for no limit.
@@ -75,6 +77,7 @@ class Settings:
     help_phone: str = "020 3869 9728"
     service_name: str = "PHB Pathway"
     funding_rules_file: str = field(default=str(RULES_FILE))
+    population_file: str = field(default=str(POPULATION_FILE))
 
     def __post_init__(self) -> None:
         if not self.staff_emails:

@@ -19,6 +19,7 @@ def facts_of(stored: StoredReferral) -> dict[str, Any]:
     """The facts of one referral (its status and dates as they are now)."""
     if stored.facts is not None:
         return {**stored.facts, "status": stored.status}
+    from chalicelib.pathway import FINAL
     from chalicelib.referral import load_stored
     from chalicelib.rules import item_total_pence
 
@@ -49,6 +50,7 @@ def facts_of(stored: StoredReferral) -> dict[str, Any]:
         "reqol_closure": closure_reqol.get("final_total") if closure else None,
         "reliable_improvement": closure_reqol.get("reliable_improvement") if closure else None,
         "closed_at": closure["at"] if closure else None,
+        "ended_at": stored.updated_at if stored.status in FINAL else None,
     }
 
 

@@ -65,11 +65,13 @@ def test_zip_holds_app_templates_static_and_lambda_wheels(zip_names: list[str]) 
         "app.py",
         "templates/layout.html",
         "templates/emails/acknowledgement.html",
+        "templates/staff/reports.html",
         "static/nhsuk-frontend.min.css",
     ):
         assert name in zip_names
     assert any(n.startswith("chalicelib/") for n in zip_names)
     assert "chalicelib/funding_rules.json" in zip_names
+    assert "chalicelib/population.json" in zip_names
     core = [n for n in zip_names if n.startswith("pydantic_core/") and n.endswith(".so")]
     assert core == ["pydantic_core/_pydantic_core.cpython-311-x86_64-linux-gnu.so"]
     with zipfile.ZipFile(OUT / "deployment.zip") as zf:

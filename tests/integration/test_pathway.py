@@ -103,6 +103,19 @@ def test_fast_track_referral_from_submission_to_closure(api: Any, client: Any) -
     assert stored.recorded["review"]["reqol10_items"] == [3] * 10
     assert stored.recorded["release"]["amount_pence"] == 12000
 
+    # The anonymous facts the reports count, taken from what the steps recorded.
+    from chalicelib.facts import facts_of
+
+    facts = facts_of(stored)
+    assert (facts["tier"], facts["signed_off_at"]) == ("referrer", stored.approved_at)
+    assert facts["submitted_at"] < facts["signed_off_at"] < facts["released"]["at"]
+    assert facts["released"] | {"at": None} == {"at": None, "amount_pence": 12000,
+                                                 "management": "direct_payment"}
+    assert (facts["reqol_baseline"], facts["reqol_review"], facts["reqol_closure"],
+            facts["reliable_improvement"]) == (20, 30, 40, True)
+    assert facts["closed_at"] == stored.recorded["closure"]["at"]
+    assert facts["ended_at"] == stored.updated_at
+
     # Every step is in the history, each with who and when.
     whats = [e.what for e in store().history(reference) if not e.what.startswith("email_sent")]
     assert whats == ["submitted", "intake_recorded", "approved", "agreement_accepted",
