@@ -8,7 +8,9 @@ itself makes (polling for emails, reading execution history) are made inside `pa
 only affects the calling thread, so they are not counted.
 
 Request units follow DynamoDB's on-demand rules, estimated from item sizes:
-  writes: 1 WRU per KB (rounded up) of the larger of the item before and after; transactions 2x
+  writes: 1 WRU per KB (rounded up) of the larger of the item before and after; transactions 2x;
+          plus each global secondary index entry the write adds, removes or changes (keys
+          changed: delete and put)
   reads:  1 RRU per 4 KB (rounded up) strongly consistent, half that eventually consistent
           (index queries always are); Query/Scan round the total size of items read; each item
           of a BatchGetItem is rounded on its own; transactions 2x.
@@ -70,16 +72,60 @@ def read_units(size: int, consistent: bool) -> float:
     return float(units) if consistent else units / 2
 
 
-def _stored_size(table: str, key: dict[str, Any]) -> int:
-    """The size of an item as moto holds it now (0 when absent)."""
+def _stored(table: str, key: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """The size of an item as moto holds it now (0 when absent), and what each global secondary
+    index holds of it (its keys and projected attributes; absent: not in that index)."""
     try:
         from moto.core import DEFAULT_ACCOUNT_ID
         from moto.dynamodb.models import dynamodb_backends
 
         item = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].get_item(table, key)
     except Exception:
-        return 0
-    return int(item.size()) if item is not None else 0
+        return 0, {}
+    if item is None:
+        return 0, {}
+    attrs = {name: value.to_json() for name, value in item.attrs.items()}
+    return int(item.size()), _index_images(attrs)
+
+
+def _index_images(attrs: dict[str, Any]) -> dict[str, Any]:
+    """Per index of the app's table (chalicelib.store.table_definition): the index entry this
+    item makes, or nothing when it lacks the index's keys (a sparse index)."""
+    images = {}
+    for index in _indexes():
+        keys = [k["AttributeName"] for k in index["KeySchema"]]
+        if not all(k in attrs for k in keys):
+            continue
+        projected = keys + index["Projection"].get("NonKeyAttributes", [])
+        images[index["IndexName"]] = (
+            [repr(attrs[k]) for k in keys],
+            sorted((k, repr(attrs[k])) for k in projected if k in attrs),
+        )
+    return images
+
+
+def _indexes() -> list[dict[str, Any]]:
+    from chalicelib.store import table_definition
+
+    return table_definition("t").get("GlobalSecondaryIndexes", [])
+
+
+def index_write_units(before: dict[str, Any], after: dict[str, Any]) -> int:
+    """Index writes one table write causes: an entry added or removed is one write, an entry
+    whose keys changed is two (delete and put), one whose projected attributes changed is one;
+    an index the write left alone costs nothing. Entries here are well under 1 KB."""
+    units = 0
+    for name in set(before) | set(after):
+        old, new = before.get(name), after.get(name)
+        if old == new:
+            continue
+        if old is None or new is None:
+            units += 1
+        elif old[0] != new[0]:
+            units += 2
+        else:
+            units += 1
+    return units
 
 
 def _key_of(item: dict[str, Any]) -> dict[str, Any]:
@@ -238,7 +284,7 @@ class CallCounter:
         writes = self._writes(operation, params)
         return {
             "params": params,
-            "writes": [(table, key, own, _stored_size(table, key)) for table, key, own in writes],
+            "writes": [(table, key, own, *_stored(table, key)) for table, key, own in writes],
         }
 
     def _units(self, operation: str, before: dict[str, Any],
@@ -248,9 +294,10 @@ class CallCounter:
         if writes:
             factor = 2 if operation == "TransactWriteItems" else 1
             total = 0
-            for table, key, own, size_before in writes:
-                size_after = _stored_size(table, key)
+            for table, key, own, size_before, indexed_before in writes:
+                size_after, indexed_after = _stored(table, key)
                 total += factor * write_units(max(own, size_before, size_after))
+                total += index_write_units(indexed_before, indexed_after)
             return float(total), 0.0
         consistent = bool(params.get("ConsistentRead")) and "IndexName" not in params
         if operation == "GetItem":
