@@ -1,5 +1,6 @@
 """`make screens`: a full-page screenshot of each page of the clinician's journey, in
-docs/screens/ (01-start.png, 02-referrer.png, … 13-outbox.png, … 18-agreement-done.png).
+docs/screens/ (01-start.png, 02-referrer.png, … 13-outbox.png, … 18-agreement-done.png), then
+of a PHB advisor's in the staff console (sign-in, worklist, case page, reports).
 
 Starts the local system on a free port, walks the same journey as the browser test
 (tests/browser/journey.py) in Debian's Chromium, and saves each distinct page as it arrives,
@@ -28,7 +29,13 @@ def main(argv: list[str] | None = None) -> int:
     from playwright.sync_api import Page, sync_playwright
 
     from devstack.run import free_port, start
-    from tests.browser.journey import VIEWPORT, ChromiumMissing, Journey, launch
+    from tests.browser.journey import (
+        VIEWPORT,
+        AdvisorJourney,
+        ChromiumMissing,
+        Journey,
+        launch,
+    )
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -56,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
                 context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
                 context.set_default_timeout(15_000)
                 reference = Journey(context.new_page(), local.url, seen=screenshot).walk()
+                # Then a PHB advisor finds the same referral in the staff console.
+                AdvisorJourney(context.new_page(), local.url, reference, seen=screenshot).walk()
             finally:
                 browser.close()
     finally:

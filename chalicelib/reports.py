@@ -352,9 +352,13 @@ def bar_chart(table: Table) -> Any:
     bars = [(str(row[label_at]), row[value_at]) for row in table.rows
             if isinstance(row[value_at], int | float) and row[label_at] != "All"]
     top = max([abs(v) for _, v in bars] + [0]) or 1
-    label_width, bar_width, row_height = 260, 300, 28
+    # Labels right-aligned before the bars, wide enough for the longest (about 7.5 px a
+    # character at the chart's 14 px).
+    label_width = round(16 + 7.5 * max([len(label) for label, _ in bars] + [10]))
+    bar_width, row_height = 300, 28
     height = row_height * len(bars) + 8
     parts = [f'<svg class="phb-chart" role="img" aria-labelledby="chart-{escape(table.name)}" '
+             f'width="{label_width + bar_width + 90}" height="{height}" '
              f'viewBox="0 0 {label_width + bar_width + 90} {height}" '
              f'xmlns="http://www.w3.org/2000/svg">',
              f'<title id="chart-{escape(table.name)}">{escape(table.title)}: '

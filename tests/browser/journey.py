@@ -391,3 +391,64 @@ class Journey:
         self.open_outbox()
         card = self.email_card(f"PHB {self.reference}: agreement accepted, release the money")
         expect(card.get_by_role("link", name=re.compile(r"\/act\/release\/"))).to_be_visible()
+
+
+@dataclass
+class AdvisorJourney:
+    """A PHB advisor runs the service from the staff console: signs in through the emailed
+    link (from the local outbox), finds the referral by its reference, reads its case page,
+    adds a note, then reads the reports. `seen(page, name)` on arrival at every page."""
+
+    page: Page
+    base_url: str
+    reference: str
+    seen: Seen = lambda page, name: None
+    email: str = "phb-advisors@example.org"
+    pages: list[str] = field(default_factory=list)
+
+    def arrive(self, name: str, title: str | re.Pattern[str]) -> None:
+        expect(self.page.get_by_role("heading", level=1)).to_have_text(title)
+        self.pages.append(name)
+        self.seen(self.page, name)
+
+    def press(self, name: str) -> None:
+        self.page.get_by_role("button", name=name, exact=True).click()
+
+    def walk(self) -> None:
+        self.page.goto(f"{self.base_url}/staff/")
+        self.arrive("staff-sign-in", "Sign in to the staff console")
+        self.page.get_by_label("Email address", exact=True).fill(self.email)
+        self.press("Email me a sign-in link")
+        self.arrive("staff-check-email", "Check your email")
+
+        deadline = time.monotonic() + EMAIL_TIMEOUT_S
+        while not any("Sign in" in e["subject"] and e["to"] == self.email
+                      for e in self._outbox()):
+            assert time.monotonic() < deadline, "no sign-in email in the outbox"
+            time.sleep(0.1)
+        self.page.goto(f"{self.base_url}/dev/outbox")
+        card = self.page.locator(".nhsuk-card").filter(
+            has=self.page.get_by_role("heading", name=re.compile("Sign in"))).last
+        card.get_by_role("link", name=re.compile(r"\/staff\/sign-in\/")).click()
+        self.arrive("staff-confirm", "Sign in to the staff console")
+        self.press("Sign in")
+        self.arrive("staff-worklist", "Referrals")
+
+        self.page.get_by_label("Find by reference", exact=True).fill(self.reference.lower())
+        self.press("Find")
+        self.arrive("staff-case", self.reference)
+        self.page.get_by_label("Add a note to the history", exact=True).fill("Phoned Sam: the pool opens in May.")
+        self.press("Add the note")
+        self.arrive("staff-case-note-added", self.reference)
+        expect(self.page.get_by_text("Your note has been added to the history.")).to_be_visible()
+        expect(self.page.get_by_text("Phoned Sam: the pool opens in May.")).to_be_visible()
+
+        self.page.get_by_role("link", name="Reports", exact=True).click()
+        self.arrive("staff-reports", "Reports")
+        expect(self.page.locator("svg.phb-chart").first).to_be_visible()
+
+    def _outbox(self) -> list[dict[str, Any]]:
+        response = self.page.request.get(f"{self.base_url}/dev/outbox.json")
+        assert response.ok, response.status
+        emails: list[dict[str, Any]] = json.loads(response.text())
+        return emails

@@ -1,5 +1,6 @@
 """The clinician's journey in a real browser (Debian's Chromium), with and without JavaScript,
-and axe-core's WCAG 2.2 AA checks on every page on the way.
+and an advisor's in the staff console, with axe-core's WCAG 2.2 AA checks on every page on the
+way.
 
 The journey itself (tests/browser/journey.py) is shared with `make screens`. Here every page it
 visits is also checked with axe-core: a serious or critical violation fails the test.
@@ -7,6 +8,7 @@ visits is also checked with axe-core: a serious or critical violation fails the 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from tests.browser import journey as journey_module
-from tests.browser.journey import VIEWPORT, ChromiumMissing, Journey, launch
+from tests.browser.journey import VIEWPORT, AdvisorJourney, ChromiumMissing, Journey, launch
 
 WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 FAILING_IMPACTS = {"serious", "critical"}
@@ -116,3 +118,26 @@ def test_without_chromium_the_browser_tests_fail_saying_how_to_install_it(
     monkeypatch.setattr(journey_module, "chromium_path", lambda: None)
     with pytest.raises(ChromiumMissing, match=r"sudo apt-get install chromium.*make browser"):
         launch(None)  # type: ignore[arg-type]  # never reaches Playwright
+
+
+def test_an_advisor_signs_in_finds_the_referral_adds_a_note_and_reads_the_reports(
+    local_stack: Any, browser: Browser
+) -> None:
+    from tests.factories import make_referral
+
+    axe = AxeChecker(browser, javascript=True)
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        sent = page.request.post(f"{local_stack.url}/api/referrals",
+                                 data=json.dumps(make_referral()),
+                                 headers={"Content-Type": "application/json"})
+        assert sent.status == 201, sent.text()
+        reference = json.loads(sent.text())["reference"]
+        journey = AdvisorJourney(page, local_stack.url, reference, seen=axe)
+        journey.walk()
+    finally:
+        context.close()
+        axe.close()
+    assert axe.checked == journey.pages and len(journey.pages) == 7
