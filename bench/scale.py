@@ -1,5 +1,7 @@
 """Scale: what the staff worklist's first page (25 referrals in a status, newest first) reads,
-with 1,000 and with 50,000 referrals stored.
+with 1,000 and with 50,000 referrals stored; and the same for its other views (all, a borough,
+a tier, flagged, overdue), which query their own KEYS_ONLY indexes and then fetch the page's
+referrals by key.
 
 moto answers an index query by walking every item, so its timings say nothing about DynamoDB:
 this counts the items DynamoDB would read (the query's ScannedCount plus the referral items then
@@ -26,6 +28,18 @@ MIX = (
     ("awaiting_sign_off", 5), ("awaiting_information", 1), ("submitted", 1),
 )
 WORKLIST_STATUS = "awaiting_sign_off"
+BOROUGHS = ("city_and_hackney", "tower_hamlets", "newham")
+TIERS = ("referrer",) * 7 + ("manager",) * 2 + ("panel",)
+# Statuses in which a step waits for a person. A wait ends within (reminders + 1) periods (then
+# the referral expires), so only the newest referrals can be waiting: those submitted in the
+# last WAITING_WINDOW before "now" (the newest referral's time plus an hour).
+WAITING_STATUSES = ("awaiting_sign_off", "awaiting_information", "approved",
+                    "agreement_accepted")
+REMINDER_AFTER = timedelta(days=3)
+WAITING_WINDOW = REMINDER_AFTER * 3
+SPACING = timedelta(minutes=17)
+VIEWS = (("all", ""), ("borough", "newham"), ("tier", "manager"), ("flagged", ""),
+         ("overdue", ""))
 
 
 @dataclass
@@ -52,8 +66,13 @@ class Scale:
     load_s: float = 0.0
     item_bytes: int = 0
 
+    views: list[PageRead] = field(default_factory=list)
+
     def first(self, stored: int) -> PageRead:
         return next(p for p in self.pages if p.stored == stored)
+
+    def view(self, stored: int, name: str) -> PageRead:
+        return next(p for p in self.views if p.stored == stored and p.status == name)
 
 
 def _statuses(count: int) -> list[str]:
@@ -61,26 +80,56 @@ def _statuses(count: int) -> list[str]:
     return [wheel[(index * 37) % len(wheel)] for index in range(count)]
 
 
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _created(epoch: datetime, index: int) -> str:
+    return _iso(epoch + SPACING * index)
+
+
 def _load(client: Any, start: int, count: int, answers: str, epoch: datetime) -> dict[str, int]:
-    """Referral-shaped items with their status index keys, 25 to a BatchWriteItem."""
-    from chalicelib.store import _referral_key, _status_index
+    """Referral-shaped items with the index keys intake and the steps give them, 25 to a
+    BatchWriteItem: status, all, borough, tier, flagged (one in ten) and, for the newest in a
+    waiting status, waiting (due a reminder period after submission)."""
+    from chalicelib.store import (
+        ALL_INDEX,
+        BOROUGH_INDEX,
+        FLAGGED_INDEX,
+        TIER_INDEX,
+        WAITING_INDEX,
+        _index_entry,
+        _referral_key,
+        _status_index,
+    )
 
     per_status: dict[str, int] = {}
     statuses = _statuses(start + count)[start:]
     batch: list[dict[str, Any]] = []
+    newest = epoch + SPACING * (start + count - 1)
     for offset, status in enumerate(statuses):
         index = start + offset
-        reference = f"PHB-{index // 10000:04d}-{index % 10000:04d}"
-        created = (epoch + timedelta(minutes=17 * index)).isoformat(timespec="milliseconds")
-        created = created.replace("+00:00", "Z")
-        batch.append({"PutRequest": {"Item": {
+        reference = _reference(index)
+        created = _created(epoch, index)
+        item = {
             **_referral_key(reference),
             **_status_index(status, created, reference),
+            **_index_entry(ALL_INDEX, "REFERRALS", created, reference),
+            **_index_entry(BOROUGH_INDEX, f"BOROUGH#{BOROUGHS[index % 3]}", created, reference),
+            **_index_entry(TIER_INDEX, f"TIER#{TIERS[index % len(TIERS)]}", created, reference),
             "reference": {"S": reference}, "status": {"S": status},
             "created_at": {"S": created}, "updated_at": {"S": created},
             "answers": {"S": answers}, "total_pence": {"N": "12000"},
-            "referrer_email": {"S": "sam.okafor@nhs.net"}, "tier": {"S": "referrer"},
-        }}})
+            "referrer_email": {"S": "sam.okafor@nhs.net"}, "tier": {"S": TIERS[index % 10]},
+        }
+        if index % 10 == 3:
+            item.update(_index_entry(FLAGGED_INDEX, "FLAGGED", created, reference))
+        when = epoch + SPACING * index
+        if status in WAITING_STATUSES and newest - when < WAITING_WINDOW:
+            item.update(_index_entry(WAITING_INDEX, "WAITING", created, reference))
+            item["due_at"] = {"S": _iso(when + REMINDER_AFTER)}
+            item["waiting_step"] = {"S": "sign_off"}
+        batch.append({"PutRequest": {"Item": item}})
         per_status[status] = per_status.get(status, 0) + 1
         if len(batch) == 25:
             _write(client, batch)
@@ -88,6 +137,32 @@ def _load(client: Any, start: int, count: int, answers: str, epoch: datetime) ->
     if batch:
         _write(client, batch)
     return per_status
+
+
+def _reference(index: int) -> str:
+    return f"PHB-{index // 10000:04d}-{index % 10000:04d}"
+
+
+def _stop_waiting(client: Any, now: datetime) -> None:
+    """Referrals loaded earlier whose waits are over by `now` (they expired or moved on) leave
+    the waiting index, as the status change that ends a wait takes them off it."""
+    from chalicelib.store import WAITING_INDEX
+
+    kwargs: dict[str, Any] = {
+        "TableName": TABLE, "IndexName": WAITING_INDEX,
+        "KeyConditionExpression": f"{WAITING_INDEX}pk = :w AND {WAITING_INDEX}sk < :old",
+        "ExpressionAttributeValues": {":w": {"S": "WAITING"},
+                                      ":old": {"S": _iso(now - WAITING_WINDOW)}},
+    }
+    while True:
+        page = client.query(**kwargs)
+        for key in page["Items"]:
+            client.update_item(TableName=TABLE, Key={"pk": key["pk"], "sk": key["sk"]},
+                               UpdateExpression=f"REMOVE {WAITING_INDEX}pk, {WAITING_INDEX}sk, "
+                                                "due_at, waiting_step")
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def _write(client: Any, batch: list[dict[str, Any]]) -> None:
@@ -110,18 +185,55 @@ def _read_page(client: Any, stored: int, status: str, in_status: int,
                    "gsi1sk": {"S": f"{r.created_at}#{r.reference}"}})
         for r in page.referrals
     )
-    rru = read_units(index_bytes, consistent=False)
+    return _page_read(client, stored, status, in_status, page,
+                      read_units(index_bytes, consistent=False)), page.next_key
+
+
+def _page_read(client: Any, stored: int, label: str, in_view: int, page: Any,
+               index_rru: float) -> PageRead:
+    """What reading `page` cost: its index read units plus each referral item on it read by
+    key, strongly consistent (read units are charged on the whole item)."""
+    rru = index_rru
     for referral in page.referrals:
         item = client.get_item(TableName=TABLE, Key={"pk": {"S": f"REFERRAL#{referral.reference}"},
                                                      "sk": {"S": "REFERRAL"}})["Item"]
         rru += read_units(item_size(item), consistent=True)
     created = [r.created_at for r in page.referrals]
     return PageRead(
-        stored=stored, status=status, in_status=in_status, returned=len(page.referrals),
+        stored=stored, status=label, in_status=in_view, returned=len(page.referrals),
         scanned_count=page.scanned_count, keys_fetched=page.keys_fetched,
         next_key=page.next_key is not None,
-        newest_first=created == sorted(created, reverse=True), rru=rru,
-    ), page.next_key
+        newest_first=created == sorted(created, reverse=True), rru=rru)
+
+
+def _read_view(client: Any, stored: int, view: str, value: str, in_view: int,
+               now: datetime) -> PageRead:
+    """The first page of another worklist view: a Query on the view's KEYS_ONLY index (for
+    overdue, filtered by due time), then the page's referrals by key (BatchGetItem; read units
+    are charged on each whole item, whatever the projection)."""
+    from chalicelib.store import ReferralStore
+
+    store = ReferralStore(client, TABLE)
+    page = store.list_view(view, value, limit=PAGE, now=_iso(now))
+    entry = 4 * 40  # pk, sk and the index's two keys: about 40 bytes each
+    return _page_read(client, stored, f"{view}:{value}" if value else view, in_view, page,
+                      read_units(entry * page.scanned_count, consistent=False))
+
+
+def _in_view(client: Any, size: int, view: str, now: datetime) -> int:
+    """How many referrals the view holds (counted from the load's rules; overdue by a query)."""
+    from chalicelib.store import WAITING_INDEX
+
+    if view == "overdue":
+        return int(client.query(
+            TableName=TABLE, IndexName=WAITING_INDEX, Select="COUNT",
+            KeyConditionExpression=f"{WAITING_INDEX}pk = :w", FilterExpression="due_at < :now",
+            ExpressionAttributeValues={":w": {"S": "WAITING"}, ":now": {"S": _iso(now)}},
+        )["Count"])
+    test = {"all": lambda i: True, "borough": lambda i: BOROUGHS[i % 3] == "newham",
+            "tier": lambda i: TIERS[i % len(TIERS)] == "manager",
+            "flagged": lambda i: i % 10 == 3}[view]
+    return sum(1 for i in range(size) if test(i))
 
 
 def measure() -> Scale:
@@ -156,6 +268,11 @@ def measure() -> Scale:
             result.second_pages.append(second)
             largest, _ = _read_page(client, size, "closed", counts["closed"])
             result.pages.append(largest)
+            now = epoch + SPACING * (size - 1) + timedelta(hours=1)
+            _stop_waiting(client, now)
+            for view, value in VIEWS:
+                result.views.append(_read_view(client, size, view, value,
+                                               _in_view(client, size, view, now), now))
         sample = client.get_item(TableName=TABLE, Key={"pk": {"S": "REFERRAL#PHB-0000-0000"},
                                                        "sk": {"S": "REFERRAL"}})["Item"]
         result.item_bytes = item_size(sample)

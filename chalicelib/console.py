@@ -163,9 +163,19 @@ def _worklist_page(session: StaffSession, store: ReferralStore, view: str, value
 # --- the case page ---------------------------------------------------------------------------
 
 
-def _load(reference: str, settings: Settings) -> tuple[ReferralStore, StoredReferral | None]:
+def _open(request: Any, reference: str) -> Response | tuple[
+        StaffSession, Settings, ReferralStore, StoredReferral]:
+    """The signed-in advisor and the referral a case route is about; or the answer to give
+    instead (sign in, a CSRF refusal, or 404)."""
+    session = require_staff(request)
+    if isinstance(session, Response):
+        return session
+    settings = get_settings()
     store = _store(settings)
-    return store, find_referral(store, reference)
+    stored = find_referral(store, reference)
+    if stored is None:
+        return _not_found()
+    return session, settings, store, stored
 
 
 def _not_found() -> Response:
@@ -206,13 +216,10 @@ def available_actions(stored: StoredReferral, step: str | None) -> list[str]:
 
 
 def case(request: Any, reference: str) -> Response:
-    session = require_staff(request)
-    if isinstance(session, Response):
-        return session
-    settings = get_settings()
-    store, stored = _load(reference, settings)
-    if stored is None:
-        return _not_found()
+    opened = _open(request, reference)
+    if isinstance(opened, Response):
+        return opened
+    session, settings, store, stored = opened
     store.add_event(stored.reference, "viewed", session.email, {"page": "case"})
     done = (request.query_params or {}).get("done", "")
     return _case_page(session, store, stored, settings, message=DONE_MESSAGES.get(done, ""))
@@ -242,13 +249,10 @@ def _case_page(session: StaffSession, store: ReferralStore, stored: StoredReferr
 
 def act(request: Any, reference: str, action: str) -> Response:
     """POST an action from the case page; on success, back to the case page (303)."""
-    session = require_staff(request)
-    if isinstance(session, Response):
-        return session
-    settings = get_settings()
-    store, stored = _load(reference, settings)
-    if stored is None:
-        return _not_found()
+    opened = _open(request, reference)
+    if isinstance(opened, Response):
+        return opened
+    session, settings, store, stored = opened
     step, _ = waiting_for(stored, settings)
     if action not in available_actions(stored, step):
         return _case_page(session, store, stored, settings, status=409,
@@ -336,13 +340,10 @@ def resend(store: ReferralStore, stored: StoredReferral, step: str, actor: str,
 
 def export(request: Any, reference: str) -> Response:
     """POST: everything held about this referral's person, as a JSON download (recorded)."""
-    session = require_staff(request)
-    if isinstance(session, Response):
-        return session
-    settings = get_settings()
-    store, stored = _load(reference, settings)
-    if stored is None:
-        return _not_found()
+    opened = _open(request, reference)
+    if isinstance(opened, Response):
+        return opened
+    session, settings, store, stored = opened
     if not stored.answers:
         return _case_page(session, store, stored, settings, status=409,
                           problem="This referral no longer holds personal data.")

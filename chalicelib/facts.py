@@ -54,7 +54,8 @@ def facts_of(stored: StoredReferral) -> dict[str, Any]:
     }
 
 
-def load_facts(store: ReferralStore, until: date, since: date | None = None) -> list[dict[str, Any]]:
+def load_facts(store: ReferralStore, until: date,
+               since: date | None = None) -> list[dict[str, Any]]:
     """The facts of every referral submitted from `since` (or ever) up to `until`, inclusive.
 
     One Query on the all-referrals index for the range (paged), then the items by key in

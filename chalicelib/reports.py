@@ -291,7 +291,8 @@ def all_reports(facts: list[dict[str, Any]], start: date, end: date,
 def load_population(path: str | Path) -> dict[str, Any]:
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     shares = data["shares"]
-    if set(shares) != {code for code, _, _ in ETHNIC_GROUPS} or abs(sum(shares.values()) - 1) > 0.011:
+    groups = {code for code, _, _ in ETHNIC_GROUPS}
+    if set(shares) != groups or abs(sum(shares.values()) - 1) > 0.011:
         raise ValueError(f"{path}: shares must name each broad ethnic group and add up to 1")
     return data
 

@@ -437,11 +437,12 @@ class AdvisorJourney:
         self.page.get_by_label("Find by reference", exact=True).fill(self.reference.lower())
         self.press("Find")
         self.arrive("staff-case", self.reference)
-        self.page.get_by_label("Add a note to the history", exact=True).fill("Phoned Sam: the pool opens in May.")
+        note = "Phoned Sam: the pool opens in May."
+        self.page.get_by_label("Add a note to the history", exact=True).fill(note)
         self.press("Add the note")
         self.arrive("staff-case-note-added", self.reference)
         expect(self.page.get_by_text("Your note has been added to the history.")).to_be_visible()
-        expect(self.page.get_by_text("Phoned Sam: the pool opens in May.")).to_be_visible()
+        expect(self.page.get_by_text(note)).to_be_visible()
 
         self.page.get_by_role("link", name="Reports", exact=True).click()
         self.arrive("staff-reports", "Reports")
