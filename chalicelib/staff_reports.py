@@ -17,6 +17,9 @@ from chalicelib.staff import StaffSession, require_staff
 from chalicelib.web import page
 
 
+MAX_RANGE_DAYS = 3653  # 10 years: the quarterly return lists every quarter in the range
+
+
 def _financial_year_start(today: date) -> date:
     return date(today.year if today.month >= 4 else today.year - 1, 4, 1)
 
@@ -40,6 +43,8 @@ def date_range(query: dict[str, str]) -> tuple[date, date, list[FieldError]]:
     if not errors and chosen["to"] < chosen["from"]:
         errors.append(FieldError("to", "The end date must be the same as or after the start "
                                        "date"))
+    elif not errors and (chosen["to"] - chosen["from"]).days > MAX_RANGE_DAYS:
+        errors.append(FieldError("from", "Choose dates no more than 10 years apart"))
     return chosen["from"], chosen["to"], errors
 
 

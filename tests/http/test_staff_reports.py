@@ -69,6 +69,7 @@ def test_without_dates_the_financial_year_so_far(staff: Staff, api: Any) -> None
     ("from=2026-02-30&to=2026-03-01", "from", "Enter the start date as a real date"),
     ("from=2026-04-01&to=soon", "to", "Enter the end date as a real date"),
     ("from=2026-05-01&to=2026-04-01", "to", "The end date must be the same as or after"),
+    ("from=0001-01-01&to=2026-04-01", "from", "Choose dates no more than 10 years apart"),
 ])
 def test_a_bad_date_range_names_the_field(staff: Staff, query: str, field: str,
                                           message: str) -> None:
