@@ -10,7 +10,7 @@ from chalice import Response
 
 from chalicelib import aws, intake
 from chalicelib.config import get_settings
-from chalicelib.referral import validate_referral
+from chalicelib.referral import validate_referral, warnings
 from chalicelib.store import IdempotencyConflict, ReferralStore, find_referral
 from chalicelib.web import json_errors, json_response
 
@@ -74,11 +74,11 @@ def create_referral(body: bytes, idempotency_key: str | None,
                          "key for a new referral"}],
             409,
         )
-    headers = {"Location": f"/api/referrals/{created.reference}"}
+    headers = {"Location": f"{settings.base_path}/api/referrals/{created.reference}"}
     if created.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return json_response({"reference": created.reference, "status": created.status}, 201,
-                         headers)
+    return json_response({"reference": created.reference, "status": created.status,
+                          "warnings": [w.as_dict() for w in warnings(result)]}, 201, headers)
 
 
 def referral_status(reference: str) -> Response:

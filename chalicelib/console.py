@@ -49,6 +49,7 @@ DONE_MESSAGES = {
     "note": "Your note has been added to the history.",
     "resend": "The email has been sent again, with a new link.",
     "withdraw": "The referral has been withdrawn and the referrer told.",
+    "start": "The referral's pathway has been started.",
 }
 
 
@@ -198,10 +199,11 @@ def waiting_for(stored: StoredReferral, settings: Settings) -> tuple[str | None,
     return step, recipients(step, load_stored(stored.answers), settings)
 
 
-def available_actions(stored: StoredReferral, step: str | None) -> list[str]:
+def available_actions(stored: StoredReferral, step: str | None,
+                      never_started: bool = False) -> list[str]:
     if stored.status in pathway.FINAL:
         return ["note"]
-    actions = []
+    actions = ["start"] if never_started else []
     if stored.status == "awaiting_sign_off" and stored.step == "advisor":
         actions.append("decide")
     if stored.status == "agreement_accepted":
@@ -234,13 +236,15 @@ def _case_page(session: StaffSession, store: ReferralStore, stored: StoredReferr
 
     referral = load_stored(stored.answers) if stored.answers else None
     step, waits_for = waiting_for(stored, settings)
+    history = store.history(stored.reference)
     return page(
         "staff/case.html", status=status, session=session, title=stored.reference,
         stored=stored, referral=referral,
         decision=sign_off(referral, settings) if referral else None,
-        history=store.history(stored.reference), emails=store.emails_sent(stored.reference),
+        history=history, emails=store.emails_sent(stored.reference),
         step=step, step_label=pathway.STEP_LABELS.get(step or "", ""), waits_for=waits_for,
-        actions=available_actions(stored, step), status_labels=pathway.STATUS_LABELS,
+        actions=available_actions(stored, step, _never_started(store, stored)),
+        status_labels=pathway.STATUS_LABELS,
         labels=form.LABELS, ethnicities=form.ETHNICITY_LABELS, form_budget=form.BUDGET_MANAGEMENT,
         message=message, problem=problem, errors=errors or [], now=now_iso(),
         error_for={e.field: e.message for e in errors or []}, values=values or {},
@@ -254,7 +258,7 @@ def act(request: Any, reference: str, action: str) -> Response:
         return opened
     session, settings, store, stored = opened
     step, _ = waiting_for(stored, settings)
-    if action not in available_actions(stored, step):
+    if action not in available_actions(stored, step, _never_started(store, stored)):
         return _case_page(session, store, stored, settings, status=409,
                           problem="That cannot be done at this stage of the referral. The page "
                                   "shows what can be done now.")
@@ -270,6 +274,12 @@ def act(request: Any, reference: str, action: str) -> Response:
         return _case_page(session, store, stored, settings, status=422, errors=errors,
                           values=session.form)
     return redirect(f"/staff/referrals/{stored.reference}?done={action}")
+
+
+def _never_started(store: ReferralStore, stored: StoredReferral) -> bool:
+    from chalicelib.intake import never_started
+
+    return never_started(store, stored)
 
 
 def _text(posted: dict[str, str], name: str, message: str,
@@ -310,6 +320,10 @@ def perform(action: str, session: StaffSession, store: ReferralStore, stored: St
             store.add_event(stored.reference, "note_added", actor, {"note": note})
     elif action == "resend":
         resend(store, stored, step or "", actor, settings)
+    elif action == "start":
+        from chalicelib.intake import restart
+
+        restart(store, stored, actor, settings)
     elif action == "withdraw":
         reason = _text(posted, "withdraw_reason", "Enter why the referral is being withdrawn",
                        errors)

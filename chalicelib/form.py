@@ -158,7 +158,7 @@ def parse_date(values: dict[str, str], name: str) -> tuple[str | None, str | Non
         return None, "must be a real date, like 27 3 1990"
 
 
-_MONEY = re.compile(r"^£?\s*(\d{1,3}(,\d{3})+|\d+)(\.(\d{1,2}))?$")
+_MONEY = re.compile(r"^£?\s*([0-9]{1,3}(,[0-9]{3})+|[0-9]+)(\.([0-9]{1,2}))?$")
 
 
 def parse_pounds(text: str) -> int | None:

@@ -7,20 +7,23 @@ from typing import TYPE_CHECKING
 
 from chalicelib import aws, pathway, rules, workflow
 from chalicelib.config import Settings
-from chalicelib.store import Created, ReferralStore
+from chalicelib.store import Created, ReferralStore, StoredReferral, TransitionRefused
 
 if TYPE_CHECKING:
     from chalicelib.referral import Referral
 
 log = logging.getLogger(__name__)
 
+START_FAILED = "workflow_start_failed"
+RESTARTED = "workflow_restarted"
+
 
 def submit(referral: Referral, settings: Settings, idempotency_key: str | None) -> Created:
     """Store the referral (once per idempotency key) and start its execution.
 
-    The referral is safe in the table before the workflow starts. A replayed submission starts
-    the execution again, which is a no-op when it is running, so a referral whose first start
-    failed is picked up by the client's retry.
+    The referral is safe in the table before the workflow starts. If the start fails, the
+    referral is marked for an advisor, who is emailed; a replay of the same submission (or the
+    advisor, from the staff console) starts it again.
     """
     referrals = ReferralStore(aws.client("dynamodb"), settings.table_name)
     created = referrals.create_referral(
@@ -33,19 +36,63 @@ def submit(referral: Referral, settings: Settings, idempotency_key: str | None) 
         borough=referral.person.borough,
         nhs_number=referral.person.nhs_number,
     )
+    if created.status == "needs_attention" and created.replayed:
+        stored = referrals.get(created.reference)
+        if never_started(referrals, stored):
+            return restart(referrals, stored, referral.referrer.email, settings)
     if created.status != "submitted":
         return created
+    status = _start(referrals, created.reference, settings)
+    return Created(created.reference, status, created.replayed)
+
+
+def never_started(referrals: ReferralStore, stored: StoredReferral) -> bool:
+    """True for a referral held in the table whose workflow could not be started."""
+    if stored.status != "needs_attention":
+        return False
+    starts = [e.what for e in referrals.history(stored.reference)
+              if e.what in (START_FAILED, RESTARTED)]
+    return bool(starts) and starts[-1] == START_FAILED
+
+
+def restart(referrals: ReferralStore, stored: StoredReferral, actor: str,
+            settings: Settings) -> Created:
+    """Start the workflow of a referral whose first start failed."""
     try:
-        workflow.start(aws.client("stepfunctions"), settings.state_machine_arn, created.reference)
+        referrals.transition(stored.reference, "submitted", ("needs_attention",), actor=actor,
+                             what=RESTARTED)
+    except TransitionRefused:  # someone else restarted it first
+        return Created(stored.reference, referrals.get(stored.reference).status, True)
+    return Created(stored.reference, _start(referrals, stored.reference, settings), True)
+
+
+def _start(referrals: ReferralStore, reference: str, settings: Settings) -> str:
+    try:
+        workflow.start(aws.client("stepfunctions"), settings.state_machine_arn, reference)
     except Exception as exc:  # the referral is stored: never lose it to a workflow outage
-        log.exception("could not start the workflow for %s", created.reference)
+        log.exception("could not start the workflow for %s", reference)
         referrals.transition(
-            created.reference,
+            reference,
             "needs_attention",
             pathway.allowed_from("needs_attention"),
             actor="system",
-            what="workflow_start_failed",
+            what=START_FAILED,
             detail={"error": type(exc).__name__},
         )
-        return Created(created.reference, "needs_attention", created.replayed)
-    return created
+        _alert_advisors(referrals, reference, settings)
+        return "needs_attention"
+    return "submitted"
+
+
+def _alert_advisors(referrals: ReferralStore, reference: str, settings: Settings) -> None:
+    from chalicelib.notices import Notifier
+
+    stored = referrals.get(reference)
+    try:
+        Notifier(referrals, settings).send("needs_attention", stored,
+                                           list(settings.advisor_emails),
+                                           notice=stored.updated_at)
+    except Exception as exc:  # the worklist shows it as needing attention all the same
+        log.exception("could not email the advisors about %s", reference)
+        referrals.add_event(reference, "advisor_alert_failed", "system",
+                            {"error": type(exc).__name__})

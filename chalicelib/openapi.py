@@ -46,13 +46,25 @@ def document() -> dict[str, Any]:
     components: dict[str, Any] = schema.pop("$defs", {})
     components["Referral"] = schema
     components["Errors"] = ERROR_SCHEMA
-    components["Created"] = {
+    reference = {"type": "string",
+                 "pattern": "^PHB-[2-9A-HJKMNP-TV-Z]{4}-[2-9A-HJKMNP-TV-Z]{4}$"}
+    components["Status"] = {
         "type": "object",
         "required": ["reference", "status"],
+        "properties": {"reference": reference, "status": {"type": "string"}},
+    }
+    components["Created"] = {
+        "type": "object",
+        "required": ["reference", "status", "warnings"],
         "properties": {
-            "reference": {"type": "string",
-                          "pattern": "^PHB-[2-9A-HJKMNP-TV-Z]{4}-[2-9A-HJKMNP-TV-Z]{4}$"},
+            "reference": reference,
             "status": {"type": "string"},
+            "warnings": {
+                **ERROR_SCHEMA["properties"]["errors"],  # type: ignore[index]
+                "minItems": 0,
+                "description": "Answers accepted but worth a second look, e.g. a goal more "
+                "than 3 months away",
+            },
         },
     }
     return {
@@ -129,7 +141,7 @@ def document() -> dict[str, Any]:
                             "description": "The referral's status",
                             "content": {
                                 "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/Created"}
+                                    "schema": {"$ref": "#/components/schemas/Status"}
                                 }
                             },
                         },

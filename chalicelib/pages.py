@@ -227,8 +227,17 @@ def submit(draft_id: str | None) -> Response:
     if referral is None:
         return _render_check(values, 422)
     from chalicelib import intake
+    from chalicelib.store import IdempotencyConflict
 
-    created = intake.submit(referral, settings, idempotency_key=f"form:{draft_id}")
+    try:
+        created = intake.submit(referral, settings, idempotency_key=f"form:{draft_id}")
+    except IdempotencyConflict as sent:
+        # Sent already (from another tab, say) before these answers were changed.
+        return error_page(
+            409, "This referral has already been sent",
+            f"It was sent as {sent.reference} before these answers were changed, so the "
+            "changes were not sent. Contact the PHB team with the reference to change it, or "
+            "start a new referral.")
     _store(settings).save_draft(draft_id, {**values, SUBMITTED: created.reference})
     return redirect(f"/referral/confirmation/{created.reference}")
 

@@ -7,6 +7,7 @@ message a clinician can act on.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -15,6 +16,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     Strict,
@@ -59,6 +61,16 @@ def _paragraph(max_length: int) -> Any:
     ]
 
 
+def _iso_date(value: Any) -> Any:
+    # pydantic would also take "2000-01-01T00:00:00" or a number of seconds for a date.
+    if isinstance(value, date) or (
+        isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value)
+    ):
+        return value
+    raise PydanticCustomError("date_parsing", "must be a date in the format YYYY-MM-DD")
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 Name = _line(100)
 ShortText = _line(120)
 Paragraph = _paragraph(2000)
@@ -68,8 +80,9 @@ StrictBool = Annotated[bool, Strict()]
 
 
 def _phone(value: str) -> str:
-    digits = re.sub(r"\D", "", value)
-    if not re.fullmatch(r"[\d\s()+-]+", value) or not 10 <= len(digits) <= 15:
+    # [0-9], not \d: \d also matches Arabic-Indic and full-width digits.
+    digits = re.sub(r"[^0-9]", "", value)
+    if not re.fullmatch(r"[0-9 ()+-]+", value) or not 10 <= len(digits) <= 15:
         raise PydanticCustomError("phone", "must be a UK phone number, like 020 7946 0000")
     return value
 
@@ -155,7 +168,7 @@ class ApprovingManager(_Model):
 class Person(_Model):
     first_name: Name
     last_name: Name
-    date_of_birth: date
+    date_of_birth: IsoDate
     nhs_number: Annotated[str, Strict(), Field(min_length=1, max_length=20)]
     postcode: Annotated[str, Strict(), Field(min_length=1, max_length=10)]
     borough: Borough
@@ -176,7 +189,7 @@ class Person(_Model):
     @classmethod
     def _nhs_number(cls, value: str) -> str:
         digits = rules.normalise_nhs_number(value)
-        if not re.fullmatch(r"\d{10}", digits):
+        if not re.fullmatch(r"[0-9]{10}", digits):
             raise PydanticCustomError("nhs_number", "must be 10 digits, like 943 476 5919")
         if not rules.nhs_number_is_valid(digits):
             raise PydanticCustomError(
@@ -212,7 +225,7 @@ class Person(_Model):
 class Goal(_Model):
     area: GoalArea
     goal: _paragraph(500)  # type: ignore[valid-type]
-    target_date: date
+    target_date: IsoDate
 
     @field_validator("target_date")
     @classmethod
@@ -233,13 +246,17 @@ class Item(_Model):
     supplier: ShortText
     cost_pence: Pence
     recurrence: Recurrence
-    months: Annotated[int, Strict(), Field(ge=1, le=12)] | None = None
+    months: Annotated[int, Strict(), Field(ge=1, le=12)] | None = Field(
+        default=None, validate_default=True)
 
     @field_validator("months")
     @classmethod
     def _months_for_monthly(cls, value: int | None, info: ValidationInfo) -> int | None:
-        if info.data.get("recurrence") == "one_off" and value is not None:
+        recurrence = info.data.get("recurrence")
+        if recurrence == "one_off" and value is not None:
             raise PydanticCustomError("months_one_off", "is only for monthly items")
+        if recurrence == "monthly" and value is None:
+            raise PydanticCustomError("months_missing", "is needed for a monthly item: 1 to 12")
         return value
 
     @property
@@ -395,6 +412,7 @@ CHOICE_FIELDS = {
 _CUSTOM = {
     "control_characters", "phone", "email", "email_domain", "nhs_number", "postcode",
     "date_in_future", "under_18", "too_old", "date_in_past", "too_far", "months_one_off",
+    "months_missing",
     "consent",
 }
 
@@ -427,25 +445,55 @@ def _dedupe(errors: list[FieldError]) -> list[FieldError]:
 
 def cross_field_errors(referral: Referral, settings: Settings) -> list[FieldError]:
     """Rules that span sections (the models check each field on its own)."""
-    errors = []
-    if referral.total_pence >= settings.referrer_signoff_below_pence:
-        if referral.approving_manager is None:
-            limit = rules.format_pence(settings.referrer_signoff_below_pence)
-            errors.append(
-                FieldError(
-                    "approving_manager",
-                    f"Enter your approving manager's details: requests of {limit} or more "
-                    "are signed off by them",
-                )
-            )
-        elif referral.approving_manager.email.lower() == referral.referrer.email.lower():
-            errors.append(
-                FieldError(
-                    "approving_manager.email",
-                    "Your approving manager must be someone other than you",
-                )
-            )
-    return errors
+    manager = referral.approving_manager
+    return _manager_errors(referral.total_pence, manager is not None,
+                           manager.email if manager else None, referral.referrer.email, settings)
+
+
+def _manager_errors(total_pence: int, has_manager: bool, manager_email: str | None,
+                    referrer_email: str | None, settings: Settings) -> list[FieldError]:
+    if total_pence < settings.referrer_signoff_below_pence:
+        return []
+    if not has_manager:
+        limit = rules.format_pence(settings.referrer_signoff_below_pence)
+        return [FieldError(
+            "approving_manager",
+            f"Enter your approving manager's details: requests of {limit} or more "
+            "are signed off by them",
+        )]
+    if manager_email and referrer_email and manager_email.lower() == referrer_email.lower():
+        return [FieldError("approving_manager.email",
+                           "Your approving manager must be someone other than you")]
+    return []
+
+
+def _cross_field_errors_of_invalid(data: Any, errors: list[FieldError], settings: Settings,
+                                   context: dict[str, Any]) -> list[FieldError]:
+    """The approving-manager rule for a referral that failed elsewhere, so that one answer names
+    every bad field: it applies once the items (and so the total) are valid."""
+    if isinstance(data, (str, bytes)):
+        try:
+            data = json.loads(data)
+        except (ValueError, RecursionError):
+            return []
+    if not isinstance(data, dict) or any(
+        e.field == "items" or e.field.startswith(("items.", "approving_manager")) for e in errors
+    ):
+        return []
+    try:
+        items = [Item.model_validate(item, context=context) for item in data.get("items", [])]
+    except ValidationError:
+        return []
+    manager = data.get("approving_manager")
+    referrer = data.get("referrer")
+    referrer_email = referrer.get("email") if isinstance(referrer, dict) else None
+    failed_referrer_email = any(e.field == "referrer.email" for e in errors)
+    return _manager_errors(
+        rules.total_pence(items), manager is not None,
+        manager.get("email") if isinstance(manager, dict) else None,
+        None if failed_referrer_email or not isinstance(referrer_email, str)
+        else referrer_email.strip(),
+        settings)
 
 
 def validation_context(settings: Settings, today: date | None = None) -> dict[str, Any]:
@@ -463,7 +511,8 @@ def validate_referral(
         else:
             referral = Referral.model_validate(data, context=context)
     except ValidationError as exc:
-        return field_errors(exc)
+        errors = field_errors(exc)
+        return errors + _cross_field_errors_of_invalid(data, errors, settings, context)
     return cross_field_errors(referral, settings) or referral
 
 

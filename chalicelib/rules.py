@@ -28,7 +28,7 @@ def normalise_nhs_number(value: str) -> str:
 
 def nhs_number_is_valid(digits: str) -> bool:
     """Modulus 11: weights 10..2 on the first nine digits; 11 - remainder; 11 -> 0; 10 invalid."""
-    if not re.fullmatch(r"\d{10}", digits):
+    if not re.fullmatch(r"[0-9]{10}", digits):
         return False
     total = sum(int(d) * w for d, w in zip(digits[:9], range(10, 1, -1), strict=True))
     check = 11 - total % 11
@@ -44,7 +44,7 @@ def format_nhs_number(digits: str) -> str:
 
 
 # Outward code + inward code, per the Royal Mail format (including GIR 0AA).
-_POSTCODE = re.compile(r"^([A-Z]{1,2}\d[A-Z\d]?|GIR)(\d[A-Z]{2})$")
+_POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?|GIR)([0-9][A-Z]{2})$")
 
 
 def normalise_postcode(value: str) -> str | None:

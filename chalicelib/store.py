@@ -87,6 +87,10 @@ def sha256(text: str | bytes) -> str:
 class IdempotencyConflict(Exception):
     """The idempotency key was used before with a different body."""
 
+    def __init__(self, reference: str) -> None:
+        super().__init__(reference)
+        self.reference = reference  # the referral the key was first used for
+
 
 class TransitionRefused(Exception):
     """The referral was not in a status this change may start from (someone else won)."""
@@ -290,9 +294,9 @@ class ReferralStore:
         ).get("Item")
         if not item:
             return None
-        if item["body_sha256"]["S"] != body_hash:
-            raise IdempotencyConflict()
         reference = item["reference"]["S"]
+        if item["body_sha256"]["S"] != body_hash:
+            raise IdempotencyConflict(reference)
         return Created(reference, self.get(reference).status, replayed=True)
 
     def get(self, reference: str) -> StoredReferral:

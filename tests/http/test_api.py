@@ -39,6 +39,7 @@ def test_valid_referral_is_stored_and_its_workflow_started(api: Any) -> None:
     assert re.fullmatch(r"PHB-[2-9A-HJKMNP-TV-Z]{4}-[2-9A-HJKMNP-TV-Z]{4}", reference)
     assert response.json_body["status"] == "submitted"
     assert response.headers["Location"] == f"/api/referrals/{reference}"
+    assert response.json_body["warnings"] == []
 
     stored = referrals().get(reference)
     assert json.loads(stored.answers)["person"]["nhs_number"] == "9434765919"
@@ -72,6 +73,25 @@ def test_values_are_normalised_when_stored(api: Any) -> None:
 def test_nhs_email_domains_and_subdomains_are_allowed(api: Any, email: str) -> None:
     response = api(with_change(make_referral(), "referrer.email", email))
     assert response.status_code == 201, response.json_body
+
+
+def test_a_goal_more_than_3_months_away_is_accepted_with_a_warning(api: Any) -> None:
+    far = (TODAY + timedelta(days=120)).isoformat()
+    response = api(with_change(make_referral(), "goals.0.target_date", far))
+    assert response.status_code == 201
+    assert [w["field"] for w in response.json_body["warnings"]] == ["goals.0.target_date"]
+    assert "more than 3 months" in response.json_body["warnings"][0]["message"]
+
+
+def test_the_location_keeps_the_stage_path_of_an_api_gateway_url(
+    api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PHB_PUBLIC_BASE_URL",
+                       "https://abc123.execute-api.eu-west-2.amazonaws.com/api")
+    get_settings.cache_clear()
+    response = api(make_referral())
+    get_settings.cache_clear()
+    assert response.headers["Location"] == f"/api/api/referrals/{response.json_body['reference']}"
 
 
 def test_markup_in_free_text_is_stored_as_typed(api: Any) -> None:
@@ -121,6 +141,16 @@ CASES = [
     ("items.0.cost_pence", 12.5, "items.0.cost_pence", "whole number"),
     ("items.0.category", "food", "items.0.category", "Select"),
     ("items.0.months", 3, "items.0.months", "only for monthly"),
+    ("items.0.recurrence", "monthly", "items.0.months", "needed for a monthly item"),
+    # Digits other than 0-9 (Arabic-Indic, full-width) that Python's \d would accept.
+    ("person.nhs_number", "\u0669\u0664\u0663\u0664\u0667\u0666\u0665\u0669\u0661\u0669",
+     "person.nhs_number", "10 digits"),
+    ("person.postcode", "E\uff18 1DY", "person.postcode", "full UK postcode"),
+    ("referrer.phone", "\uff10\uff12\uff10 7946 0000", "referrer.phone", "UK phone number"),
+    # Dates are YYYY-MM-DD only: not a date-time, not a number of seconds.
+    ("person.date_of_birth", "1985-02-03T00:00:00", "person.date_of_birth", "YYYY-MM-DD"),
+    ("person.date_of_birth", 0, "person.date_of_birth", "YYYY-MM-DD"),
+    ("goals.0.target_date", "2027-01-01T00:00", "goals.0.target_date", "YYYY-MM-DD"),
     ("budget_management", "cash", "budget_management", "Select"),
     ("reqol10_baseline.items", [2] * 9, "reqol10_baseline.items", "each of the 10"),
     ("reqol10_baseline.items.3", 5, "reqol10_baseline.items.3", "4 or less"),
@@ -179,6 +209,16 @@ def test_approving_manager_is_needed_from_250_pounds(api: Any) -> None:
     assert "approving manager" in errors_of(response)["approving_manager"]
     assert api(make_referral(total_pence=24999)).status_code == 201
     assert stored_items() != []
+
+
+def test_a_missing_approving_manager_is_named_with_the_other_bad_fields(api: Any) -> None:
+    referral = with_change(make_referral(total_pence=30000), "person.postcode", "nowhere")
+    del referral["approving_manager"]
+    assert set(errors_of(api(referral))) == {"person.postcode", "approving_manager"}
+    same = with_change(make_referral(total_pence=30000), "person.postcode", "nowhere")
+    same["approving_manager"]["email"] = same["referrer"]["email"].upper()
+    assert set(errors_of(api(same))) == {"person.postcode", "approving_manager.email"}
+    assert stored_items() == []
 
 
 def test_approving_manager_must_not_be_the_referrer(api: Any) -> None:

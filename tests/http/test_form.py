@@ -225,6 +225,48 @@ def test_submitting_twice_never_creates_two_referrals(browser: Browser) -> None:
     assert browser.get("/referral/person").headers["Location"] == first.headers["Location"]
 
 
+def test_answers_changed_in_another_tab_after_sending_are_not_lost_silently(
+    browser: Browser,
+) -> None:
+    from chalicelib.pages import draft_id_from
+    from chalicelib.store import ReferralStore
+
+    browser.fill_all()
+    sent = browser.post("/referral/check", {})
+    reference = sent.headers["Location"].rsplit("/", 1)[1]
+    # Another tab, opened before sending, saves a changed answer over the sent draft.
+    drafts = ReferralStore(aws.client("dynamodb"), get_settings().table_name)
+    draft_id = draft_id_from(browser.cookie)
+    assert draft_id
+    values = {k: v for k, v in (drafts.load_draft(draft_id) or {}).items()
+              if not k.startswith("_")}
+    drafts.save_draft(draft_id, {**values, "person.first_name": "Alexis"})
+    again = browser.post("/referral/check", {})
+    assert again.status_code == 409
+    assert f"It was sent as {reference}" in html(again)
+    assert len(referral_items()) == 1
+
+
+def test_a_monthly_item_needs_its_number_of_months(browser: Browser) -> None:
+    browser.start()
+    response = browser.post("/referral/items", {**VALID["items"],
+                                                "items.0.recurrence": "monthly"})
+    assert response.status_code == 422
+    assert "items.0.months" in html_errors(response)
+    assert "needed for a monthly item" in html(response)
+
+
+def test_a_goal_more_than_3_months_away_is_pointed_out_before_sending(browser: Browser) -> None:
+    far = date.today() + timedelta(days=120)
+    browser.fill_all(goals={"goals.0.target_date[day]": str(far.day),
+                            "goals.0.target_date[month]": str(far.month),
+                            "goals.0.target_date[year]": str(far.year)})
+    check = browser.get("/referral/check")
+    assert check.status_code == 200
+    assert "Goal 1 ends more than 3 months from today" in html(check)
+    assert browser.post("/referral/check", {}).status_code == 303
+
+
 def test_a_page_without_a_draft_goes_back_to_the_start(browser: Browser) -> None:
     response = browser.get("/referral/person")
     assert response.status_code == 303

@@ -296,6 +296,25 @@ def test_withdrawing_ends_the_referral_and_tells_the_referrer(staff: Staff, api:
     assert "cannot be done at this stage" in body(again)
 
 
+def test_an_advisor_starts_the_pathway_of_a_referral_whose_start_failed(
+        staff: Staff, api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_arn = get_settings().state_machine_arn
+    monkeypatch.setenv("PHB_STATE_MACHINE_ARN", real_arn.replace("pathway", "missing"))
+    get_settings.cache_clear()
+    reference = api(make_referral()).json_body["reference"]
+    monkeypatch.setenv("PHB_STATE_MACHINE_ARN", real_arn)
+    get_settings.cache_clear()
+    assert "Start the pathway now" in body(staff.get(f"/staff/referrals/{reference}"))
+    assert staff.act(reference, "start").status_code == 303
+    wait_for_acknowledgement(reference)
+    [started] = events(reference, "workflow_restarted")
+    assert started.who == STAFF
+    wait_for_email(REFERRER, "sign off")
+    # Once it runs there is nothing to start.
+    assert "Start the pathway now" not in body(staff.get(f"/staff/referrals/{reference}"))
+    assert staff.act(reference, "start").status_code == 409
+
+
 def test_an_action_raced_by_a_link_is_refused_and_changes_nothing(
         staff: Staff, api: Any, client: Any) -> None:
     reference = submit(api, items=[AIR_FRYER])

@@ -13,6 +13,7 @@ from chalicelib.store import ReferralStore, TransitionRefused
 from devstack.outbox import sent_emails
 from tests.conftest import wait_for_acknowledgement, wait_for_execution
 from tests.factories import make_items, make_referral
+from tests.pathway_helpers import wait_for_email
 
 
 def store() -> ReferralStore:
@@ -136,7 +137,32 @@ def test_referral_is_kept_when_the_workflow_cannot_start(
     reference = response.json_body["reference"]
     get_settings.cache_clear()
     assert store().get(reference).status == "needs_attention"
-    assert store().history(reference)[-1].what == "workflow_start_failed"
+    assert [e.what for e in store().history(reference)][1] == "workflow_start_failed"
+    assert wait_for_email("phb-advisors@example.org", "needs attention")
+
+
+def test_a_referral_whose_workflow_could_not_start_is_started_by_the_retry(
+    api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    referral, key = make_referral(), {"Idempotency-Key": "retry-me"}
+    real_arn = get_settings().state_machine_arn
+    monkeypatch.setenv("PHB_STATE_MACHINE_ARN", real_arn.replace("pathway", "missing"))
+    get_settings.cache_clear()
+    first = api(referral, headers=key).json_body
+    monkeypatch.setenv("PHB_STATE_MACHINE_ARN", real_arn)
+    get_settings.cache_clear()
+    second = api(referral, headers=key)
+    assert second.status_code == 201
+    assert second.json_body == {**first, "status": "submitted"}
+    wait_for_acknowledgement(first["reference"])
+    events = [e.what for e in store().history(first["reference"])
+              if not e.what.startswith("email_sent")]
+    assert events[:4] == ["submitted", "workflow_start_failed", "workflow_restarted",
+                          "intake_recorded"]
+    # Once it runs, a further retry changes nothing.
+    assert api(referral, headers=key).json_body["status"] == "awaiting_sign_off"
+    assert [e.what for e in store().history(first["reference"])].count(
+        "workflow_restarted") == 1
 
 
 def test_starting_a_referral_twice_is_harmless(api: Any) -> None:
