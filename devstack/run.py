@@ -162,11 +162,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Cannot listen on {args.host}:{args.port}: {exc}. Try `make run PORT=8001`.",
               file=sys.stderr)
         return 1
+    from chalicelib.config import get_settings
+
     url = local.url
     print(
         f"\nPHB Pathway is running at {url}\n"
         f"  referral form   {url}/referral\n"
         f"  emails sent     {url}/dev/outbox\n"
+        f"  staff console   {url}/staff/  (sign in as {get_settings().staff_emails[0]})\n"
         f"  API             POST {url}/api/referrals  (schema: {url}/openapi.json)\n"
         f"  AWS (moto)      {local.moto_url}  table {local.table_name}\n"
         "Press Ctrl-C to stop.\n",
