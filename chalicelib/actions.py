@@ -219,6 +219,7 @@ def _context(opened: Opened) -> dict[str, Any]:
         "stored": stored,
         "decision": sign_off(referral, opened.settings),
         # The referrer signing off their own request reads "your sign-off".
+        "step": opened.link.step,
         "step_label": "your sign-off" if opened.link.step == "referrer" else
         pathway.STEP_LABELS.get(opened.link.step, ""),
         "labels": form.LABELS,
@@ -254,7 +255,7 @@ def act(action: str, link_id: str, body: bytes) -> Response:
                     message=exc.message)
     if action == "outcome":
         return _problem(LinkProblem(405, "Nothing to send", "This page is only to read."))
-    errors, done = validate(action, posted, opened.referral)
+    errors, done = validate(action, posted, opened.referral, opened.link.step)
     if errors:
         context = _context(opened)
         context.update(values=posted, errors=errors,
@@ -275,10 +276,10 @@ def _text(posted: dict[str, str], name: str) -> str:
     return posted.get(name, "").strip().replace("\r\n", "\n")
 
 
-def validate(action: str, posted: dict[str, str],
-             referral: Referral) -> tuple[list[FieldError], dict[str, Any]]:
-    """The posted form of an action, checked: (errors, what to do). The staff console's
-    decide and release forms are checked here too."""
+def validate(action: str, posted: dict[str, str], referral: Referral,
+             step: str = "") -> tuple[list[FieldError], dict[str, Any]]:
+    """The posted form of an action on `step`, checked: (errors, what to do). The staff
+    console's decide and release forms are checked here too."""
     errors: list[FieldError] = []
     done: dict[str, Any] = {}
 
@@ -288,6 +289,12 @@ def validate(action: str, posted: dict[str, str],
             errors.append(FieldError(name, message))
         elif len(value) > limit:
             errors.append(FieldError(name, f"Must be {limit} characters or fewer"))
+        return value
+
+    def optional_text(name: str) -> str:
+        value = _text(posted, name)
+        if len(value) > MAX_TEXT:  # refused, never cut short
+            errors.append(FieldError(name, f"Must be {MAX_TEXT} characters or fewer"))
         return value
 
     def choice(name: str, options: tuple[str, ...], message: str) -> str:
@@ -311,8 +318,10 @@ def validate(action: str, posted: dict[str, str],
         return result
 
     if action == "sign-off":
-        outcome = choice("decision", ("approved", "rejected", "more_information"),
-                         "Select whether you approve the request")
+        # The referrer signing off their own request has nobody to ask a question of.
+        outcomes = ("approved", "rejected") if step == "referrer" else (
+            "approved", "rejected", "more_information")
+        outcome = choice("decision", outcomes, "Select whether you approve the request")
         if outcome == "rejected":
             done["text"] = need_text("reason", "Enter why you are rejecting the request")
         elif outcome == "more_information":
@@ -350,7 +359,7 @@ def validate(action: str, posted: dict[str, str],
         done["reqol10_items"] = scores("reqol10")
         done["receipts"] = choice("receipts", ("yes", "no"),
                                   "Select whether receipts are held")
-        done["notes"] = _text(posted, "notes")[:MAX_TEXT]
+        done["notes"] = optional_text("notes")
     elif action == "closure":
         done["achieved"] = choice("achieved", ("yes", "partly", "no"),
                                   "Select whether the goal was achieved")
@@ -360,9 +369,9 @@ def validate(action: str, posted: dict[str, str],
             errors.append(FieldError("unspent", "Enter the unspent amount in pounds and pence, "
                                                 "or 0"))
         done["unspent_pence"] = unspent
-        done["notes"] = _text(posted, "notes")[:MAX_TEXT]
+        done["notes"] = optional_text("notes")
     elif action == "withdraw":
-        done["reason"] = _text(posted, "reason")[:MAX_TEXT]
+        done["reason"] = optional_text("reason")
     return errors, done
 
 

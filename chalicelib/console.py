@@ -302,7 +302,8 @@ def perform(action: str, session: StaffSession, store: ReferralStore, stored: St
     errors: list[FieldError] = []
     if action in ("decide", "release"):
         link_action = "sign-off" if action == "decide" else "release"
-        errors, done = actions.validate(link_action, posted, load_stored(stored.answers))
+        errors, done = actions.validate(link_action, posted, load_stored(stored.answers),
+                                        "advisor" if action == "decide" else "release")
         if errors:
             return errors
         if action == "decide":

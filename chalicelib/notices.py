@@ -105,6 +105,13 @@ WORDING: dict[str, Wording] = {
          "with no answer. Please follow it up. If nobody answers, it will expire after the next "
          "reminder period.",),
     ),
+    "escalation_open": Wording(
+        "Escalated: PHB {reference} is waiting for {step_label}",
+        "A PHB referral has had no answer",
+        ("Referral {reference} is waiting for {step_label} and has had {reminders} reminders "
+         "with no answer. Please follow it up. It stays open: a reminder goes out every "
+         "{period} until it is done, and it is listed as overdue in the staff console.",),
+    ),
     "rejected": Wording(
         "PHB referral {reference} was not approved",
         "The PHB request was not approved",

@@ -64,6 +64,10 @@ STEP_LABELS: dict[str, str] = {
 }
 
 
+# Waits for a time (the review, closure), not a person; only the referral ending cuts them short.
+DUE_STEPS = ("review_due", "closure_due")
+
+
 def next_approver(approvers: list[str], step: str) -> str | None:
     """The approver after `step`, or None when `step` was the last."""
     index = approvers.index(step)
@@ -99,7 +103,7 @@ def outcome_if_done(referral: Progress, step: str) -> str | None:
     status = referral.status
     if status in ("withdrawn", "expired"):
         return status
-    if status == "needs_attention":
+    if status == "needs_attention" or step in DUE_STEPS:
         return None
     if step in SIGN_OFF_STEPS:
         if status == "rejected":

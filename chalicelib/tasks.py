@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -202,7 +203,7 @@ def await_step(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
     outcome = pathway.outcome_if_done(stored, step)
     if outcome:
         complete_wait(aws.client("stepfunctions"), token, outcome)
-    else:
+    elif step not in pathway.DUE_STEPS:  # waiting for a time, not a person: never overdue
         due = datetime.now(UTC) + timedelta(seconds=settings.reminder_after_seconds)
         referrals.mark_waiting(stored, step, due.isoformat(timespec="milliseconds")
                                .replace("+00:00", "Z"))
@@ -229,17 +230,21 @@ def remind(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
     limit = settings.reminders_before_escalation
     notifier = Notifier(referrals, settings)
     to = recipients(step, referral, settings)
-    if count <= limit + 1:
+    expires = step in EXPIRING_STEPS
+    # A step that cannot expire (release, review, closure) is reminded every period until done,
+    # so the person always holds a working link and the execution never waits silently.
+    if count <= limit + 1 or not expires:
         notifier.send("reminder", stored, to, notice, step=step,
                       link_action=ACTION_FOR_STEP[step])
         referrals.add_event(stored.reference, "reminder_sent", SYSTEM,
                             {"step": step, "count": count, "to": to})
     if count == limit + 1:
-        notifier.send("escalation", stored, list(settings.advisor_emails), notice, step=step,
-                      reminders=count - 1)
+        notifier.send("escalation" if expires else "escalation_open", stored,
+                      list(settings.advisor_emails), notice, step=step, reminders=count - 1,
+                      period=describe_seconds(settings.reminder_after_seconds))
         referrals.add_event(stored.reference, "escalated", SYSTEM,
                             {"step": step, "to": list(settings.advisor_emails)})
-    if count > limit + 1 and step in EXPIRING_STEPS:
+    if count > limit + 1 and expires:
         try:
             referrals.transition(
                 stored.reference, "expired", pathway.allowed_from("expired"), actor=SYSTEM,
@@ -250,6 +255,15 @@ def remind(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
                                                        step) == "expired"}
         return {"expired": True}
     return {"expired": False}
+
+
+def describe_seconds(seconds: int) -> str:
+    """`259200` -> "3 days", `600` -> "10 minutes": a reminder period in words."""
+    for unit, size in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
 
 
 def schedule(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
@@ -267,7 +281,9 @@ def schedule(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
             at = min(at, reviewed + timedelta(
                 seconds=settings.closure_at_most_seconds_after_review))
     at = max(at, now)
-    return {"at": at.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    # The waiting task's timeout: a whole number of seconds, at least 1.
+    seconds = max(1, math.ceil((at - now).total_seconds()))
+    return {"at": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "seconds": seconds}
 
 
 def _parse(value: str | None) -> datetime | None:

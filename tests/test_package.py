@@ -112,6 +112,19 @@ def test_state_machine_runs_the_asl_file(template: dict[str, Any]) -> None:
     }
 
 
+def test_an_execution_that_ends_badly_emails_the_alert_address(template: dict[str, Any]) -> None:
+    [rule] = resources_of_type(template, "AWS::Events::Rule").values()
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["source"] == ["aws.states"]
+    assert set(pattern["detail"]["status"]) == {"FAILED", "TIMED_OUT", "ABORTED"}
+    assert pattern["detail"]["stateMachineArn"] == [{"Ref": "PathwayStateMachine"}]
+    [target] = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Ref": "ExecutionAlerts"}
+    assert "$.detail.input" not in json.dumps(target)  # the reference only, never the input
+    topic = template["Resources"]["ExecutionAlerts"]["Properties"]
+    assert [s["Protocol"] for s in topic["Subscription"]] == ["email"]
+
+
 def policy_statements(node: Any) -> list[dict[str, Any]]:
     """Every statement of every policy document anywhere in the template."""
     found: list[dict[str, Any]] = []

@@ -4,6 +4,7 @@ the emails as each person would."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -34,6 +35,22 @@ def quick_pathway(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PHB_REVIEW_AFTER_SECONDS", "0")
     monkeypatch.setenv("PHB_CLOSURE_AT_MOST_SECONDS_AFTER_REVIEW", "1")
     get_settings.cache_clear()
+
+
+PERSONAL = ("Alex", "Morgan", "9434765919", "943 476 5919", "E8 1DY", "1985",
+            "Gym membership", "Go to the gym", "Air fryer", "Driving lessons", "smartphone")
+
+
+@pytest.fixture(autouse=True)
+def no_email_identifies_the_person() -> Iterator[None]:
+    """Whatever path a test walks (reminders, escalations, expiry, withdrawal, failures), no
+    email on it carries anything that identifies the person or what was asked for."""
+    yield
+    from devstack.outbox import sent_emails
+
+    for email in sent_emails():
+        for personal in PERSONAL:
+            assert personal not in email.text + email.html + email.subject, (personal, email)
 
 
 def store() -> ReferralStore:
@@ -69,27 +86,43 @@ def release(client: Any) -> Any:
                                     "released": "yes"})
 
 
+def opened_twice_changes_nothing(client: Any, reference: str, email_to: str, subject: str,
+                                 action: str) -> str:
+    """Open an email's link twice, as a mail scanner would: the page shows, nothing changes."""
+    path = link_path(wait_for_email(email_to, subject), action)
+    before = (status(reference), [e.what for e in store().history(reference)])
+    for _ in range(2):
+        assert client.http.get(path).status_code == 200
+    assert (status(reference), [e.what for e in store().history(reference)]) == before
+    return path
+
+
 def test_fast_track_referral_from_submission_to_closure(api: Any, client: Any) -> None:
     reference = api(make_referral(total_pence=12000)).json_body["reference"]
+    opened_twice_changes_nothing(client, reference, REFERRER, "received", "withdraw")
     done = sign_off(client, REFERRER)
     assert done.status_code == 200, body(done)
     wait_for_status(reference, "approved")
 
     # The person has no email address: the referrer gets the agreement to share.
+    opened_twice_changes_nothing(client, reference, REFERRER, "agreement", "agreement")
     agreement = accept_agreement(client, REFERRER)
     assert agreement.status_code == 200, body(agreement)
     wait_for_status(reference, "agreement_accepted")
 
+    opened_twice_changes_nothing(client, reference, ADVISORS, "release the money", "release")
     assert release(client).status_code == 200
     wait_for_status(reference, "funds_released")
 
-    review_path = link_path(wait_for_email(REFERRER, "6-week review"), "review")
+    review_path = opened_twice_changes_nothing(client, reference, REFERRER, "6-week review",
+                                               "review")
     review = post_form(client, review_path, {"bought": "yes", "goals.0.progress": "progressing",
                                              "receipts": "yes", **reqol(score="3")})
     assert review.status_code == 200, body(review)
     wait_for_status(reference, "reviewed")
 
-    closure_path = link_path(wait_for_email(REFERRER, "time to close"), "closure")
+    closure_path = opened_twice_changes_nothing(client, reference, REFERRER, "time to close",
+                                                "closure")
     closed = post_form(client, closure_path, {"achieved": "yes", "unspent": "0",
                                               **reqol(score="4")})
     assert closed.status_code == 200, body(closed)
@@ -120,15 +153,11 @@ def test_fast_track_referral_from_submission_to_closure(api: Any, client: Any) -
     whats = [e.what for e in store().history(reference) if not e.what.startswith("email_sent")]
     assert whats == ["submitted", "intake_recorded", "approved", "agreement_accepted",
                      "funds_released", "reviewed", "closed"]
-    # No email on the way carried anything that identifies the person.
+    # No email on the way carried anything that identifies the person (checked after every
+    # test by no_email_identifies_the_person).
     from devstack.outbox import sent_emails
 
-    emails = sent_emails()
-    assert len(emails) >= 7
-    for email in emails:
-        for personal in ("Alex", "Morgan", "9434765919", "943 476 5919", "E8 1DY", "1985",
-                         "Gym membership", "Go to the gym"):
-            assert personal not in email.text + email.html + email.subject
+    assert len(sent_emails()) >= 7
 
 
 def test_review_and_closure_forms_say_what_is_missing(api: Any, client: Any) -> None:
@@ -384,3 +413,165 @@ def test_an_email_that_keeps_failing_is_retried_then_escalated_to_the_advisors(
     assert wait_for_execution(reference)["status"] == "FAILED"
     assert status(reference) == "needs_attention"
     assert len(attempts) == 4  # the first try and 3 retries with backoff
+
+
+# --- more routes through the state machine ----------------------------------------------------
+
+
+def test_smartphone_and_data_over_the_caps_follows_the_amount(api: Any, client: Any) -> None:
+    items = [
+        {"description": "Top of the range smartphone", "category": "smartphone_data",
+         "supplier": "Shop", "cost_pence": 90000, "recurrence": "one_off"},
+    ]
+    reference = api(make_referral(total_pence=90000, items=items)).json_body["reference"]
+    assert sign_off(client, MANAGER).status_code == 200
+    wait_for(lambda: store().get(reference).step == "panel")
+    assert sign_off(client, PANEL).status_code == 200
+    wait_for_status(reference, "approved")
+    assert store().get(reference).tier == "panel"
+
+
+def test_a_flagged_request_over_500_goes_to_manager_panel_then_advisor(
+    api: Any, client: Any
+) -> None:
+    items = [{"description": "Air fryer for healthier cooking", "category": "equipment",
+              "supplier": "Shop", "cost_pence": 6000, "recurrence": "one_off"},
+             {"description": "Cooking course", "category": "course", "supplier": "College",
+              "cost_pence": 54000, "recurrence": "one_off"}]
+    reference = api(make_referral(total_pence=60000, items=items)).json_body["reference"]
+    for approver, step in ((MANAGER, "manager"), (PANEL, "panel"), (ADVISORS, "advisor")):
+        wait_for(lambda step=step: store().get(reference).step == step)  # type: ignore[misc]
+        assert sign_off(client, approver).status_code == 200
+    wait_for_status(reference, "approved")
+    approvals = [e.who for e in store().history(reference) if e.what == "approved"]
+    assert approvals == [MANAGER, PANEL, ADVISORS]
+
+
+@pytest.mark.parametrize("asker", ["panel", "advisor"])
+def test_a_question_from_a_later_approver_comes_back_to_them(
+    api: Any, client: Any, asker: str
+) -> None:
+    if asker == "panel":
+        reference = api(make_referral(total_pence=60000)).json_body["reference"]
+        sign_off(client, MANAGER)
+        address = PANEL
+    else:
+        item = {"description": "Driving lessons", "category": "other", "supplier": "School",
+                "cost_pence": 20000, "recurrence": "one_off"}
+        reference = api(make_referral(items=[item])).json_body["reference"]
+        sign_off(client, REFERRER)
+        address = ADVISORS
+    wait_for(lambda: store().get(reference).step == asker)
+    sign_off(client, address, "more_information", question="What else was tried?")
+    path = link_path(wait_for_email(REFERRER, "a question for you"), "answer")
+    post_form(client, path, {"answer": "Buses, but they are too crowded."})
+    back = wait_for_email(address, "referrer has answered")
+    assert store().get(reference).step == asker
+    assert post_form(client, link_path(back, "sign-off"),
+                     {"decision": "approved"}).status_code == 200
+    wait_for_status(reference, "approved")
+
+
+def test_the_referrer_signing_off_cannot_ask_themselves_a_question(api: Any,
+                                                                   client: Any) -> None:
+    reference = api(make_referral()).json_body["reference"]
+    path = link_path(wait_for_email(REFERRER, "sign off"), "sign-off")
+    assert "Ask the referrer a question" not in body(client.http.get(path))
+    response = post_form(client, path, {"decision": "more_information", "question": "Why?"})
+    assert response.status_code == 422
+    assert status(reference) == "awaiting_sign_off"
+
+
+# --- withdrawal at every open step ----------------------------------------------------------
+
+
+def walk_to(client: Any, reference: str, stage: str) -> None:
+    """Take a £300 referral (manager sign-off) to `stage`, acting through the emails."""
+    if stage == "awaiting_information":
+        sign_off(client, MANAGER, "more_information", question="Which gym?")
+        wait_for_status(reference, stage)
+        return
+    sign_off(client, MANAGER)
+    wait_for_status(reference, "approved")
+    if stage == "approved":
+        return
+    accept_agreement(client, REFERRER)
+    wait_for_status(reference, "agreement_accepted")
+    if stage == "agreement_accepted":
+        return
+    path = link_path(wait_for_email(ADVISORS, "release the money"), "release")
+    post_form(client, path, {"management": "notional", "amount": "300.00", "released": "yes"})
+    wait_for_status(reference, "funds_released")
+
+
+@pytest.mark.parametrize("stage", ["awaiting_information", "approved", "agreement_accepted",
+                                   "funds_released"])
+def test_withdrawal_at_any_step_ends_the_execution_and_tells_the_referrer(
+    api: Any, client: Any, monkeypatch: pytest.MonkeyPatch, stage: str
+) -> None:
+    # The review is weeks away: the execution is waiting for its time, not for a person.
+    monkeypatch.setenv("PHB_REVIEW_AFTER_SECONDS", "3600")
+    get_settings.cache_clear()
+    reference = api(make_referral(total_pence=30000)).json_body["reference"]
+    withdraw_path = link_path(wait_for_email(REFERRER, "received"), "withdraw")
+    walk_to(client, reference, stage)
+    if stage == "funds_released":
+        wait_for(lambda: "review_due" in store().task_tokens(reference))
+    response = post_form(client, withdraw_path, {"reason": "The person moved away"})
+    assert response.status_code == 200, body(response)
+    assert status(reference) == "withdrawn"
+    assert wait_for_execution(reference, timeout=15)["status"] == "SUCCEEDED"
+    assert len(emails_to(REFERRER, "withdrawn")) == 1
+    withdrawn = next(e for e in store().history(reference) if e.what == "withdrawn")
+    assert (withdrawn.who, withdrawn.detail) == (REFERRER, {"reason": "The person moved away"})
+
+
+# --- reminders on the steps after sign-off --------------------------------------------------
+
+
+@pytest.fixture
+def quick_reminders(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reminder every 3 seconds, escalation after the first: each step expires (where it
+    can) 9 seconds after it starts waiting; the tests act on each step within a second."""
+    monkeypatch.setenv("PHB_REMINDER_AFTER_SECONDS", "3")
+    monkeypatch.setenv("PHB_REMINDERS_BEFORE_ESCALATION", "1")
+    get_settings.cache_clear()
+
+
+def test_a_review_not_done_is_reminded_escalated_and_still_reminded_until_done(
+    api: Any, client: Any, quick_reminders: None
+) -> None:
+    reference = api(make_referral()).json_body["reference"]
+    sign_off(client, REFERRER)
+    accept_agreement(client, REFERRER)
+    release(client)
+    wait_for_email(REFERRER, "6-week review")
+    escalated = wait_for_email(ADVISORS, "Escalated", timeout=30)
+    assert "6-week review" in escalated.subject and "stays open" in escalated.text
+    # Past the escalation it does not expire and does not fall silent: the referrer is still
+    # reminded, each reminder with a working link.
+    third = wait_for_email(REFERRER, "Reminder", count=3, timeout=30)
+    assert status(reference) == "funds_released"
+    response = post_form(client, link_path(third, "review"),
+                         {"bought": "yes", "goals.0.progress": "achieved", "receipts": "yes",
+                          **reqol(score="3")})
+    assert response.status_code == 200, body(response)
+    wait_for_status(reference, "reviewed")
+    reminders = [e for e in store().history(reference) if e.what == "reminder_sent"]
+    assert [e.detail["count"] for e in reminders if e.detail["step"] == "review"][:3] == [1, 2, 3]
+
+
+def test_an_agreement_never_accepted_expires_after_reminders_and_escalation(
+    api: Any, client: Any, quick_reminders: None
+) -> None:
+    reference = api(make_referral()).json_body["reference"]
+    sign_off(client, REFERRER)
+    wait_for_email(REFERRER, "agreement")
+    escalated = wait_for_email(ADVISORS, "Escalated", timeout=30)
+    assert "will expire" in escalated.text
+    expired = wait_for_email(REFERRER, "has expired", timeout=30)
+    assert "agreement" in expired.text
+    assert wait_for_execution(reference)["status"] == "SUCCEEDED"
+    assert status(reference) == "expired"
+    late = accept_agreement(client, REFERRER)
+    assert late.status_code == 409 and status(reference) == "expired"

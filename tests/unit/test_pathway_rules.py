@@ -44,6 +44,11 @@ class Referral:
     (Referral("withdrawn"), "review", "withdrawn"),
     (Referral("expired"), "manager", "expired"),
     (Referral("needs_attention"), "manager", None),
+    # Waiting for the review's or closure's time: only the referral ending cuts it short.
+    (Referral("funds_released"), "review_due", None),
+    (Referral("reviewed"), "closure_due", None),
+    (Referral("withdrawn"), "review_due", "withdrawn"),
+    (Referral("withdrawn"), "closure_due", "withdrawn"),
 ])
 def test_what_ends_a_wait(referral: Referral, step: str, outcome: str | None) -> None:
     assert pathway.outcome_if_done(referral, step) == outcome
@@ -61,3 +66,30 @@ def test_nothing_leaves_a_final_status() -> None:
 def test_next_approver_follows_the_order() -> None:
     assert pathway.next_approver(["manager", "panel", "advisor"], "panel") == "advisor"
     assert pathway.next_approver(["referrer"], "referrer") is None
+
+
+@pytest.mark.parametrize("final, reliable, change, improved, worse", [
+    ([3] * 10, 5, 10, True, False),     # 20 -> 30
+    ([2] * 9 + [6], 5, 4, False, False),  # 20 -> 24: below the threshold
+    ([2] * 5 + [3] * 5, 5, 5, True, False),  # exactly the threshold counts
+    ([1] * 10, 5, -10, False, True),    # worse
+    ([2] * 10, 5, 0, False, False),
+])
+def test_reqol_change_against_the_reliable_change_threshold(
+    final: list[int], reliable: int, change: int, improved: bool, worse: bool
+) -> None:
+    from chalicelib.actions import reqol_change
+
+    result = reqol_change([2] * 10, final, reliable)
+    assert result == {"baseline_total": 20, "final_total": 20 + change, "change": change,
+                      "reliable_improvement": improved, "reliable_deterioration": worse}
+
+
+@pytest.mark.parametrize("seconds, words", [
+    (259200, "3 days"), (86400, "1 day"), (600, "10 minutes"), (3600, "1 hour"),
+    (1209600, "2 weeks"), (90, "90 seconds"), (1, "1 second"),
+])
+def test_a_reminder_period_in_words(seconds: int, words: str) -> None:
+    from chalicelib.tasks import describe_seconds
+
+    assert describe_seconds(seconds) == words

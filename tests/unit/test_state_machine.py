@@ -1,0 +1,82 @@
+"""The state machine's definition (infra/pathway.asl.json) keeps its promises: every task
+retries transient errors with backoff, every failure ends at a step that marks the referral for
+an advisor, and every route's choices lead somewhere that exists."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ASL = Path(__file__).resolve().parents[2] / "infra" / "pathway.asl.json"
+TRANSIENT = {"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
+             "Lambda.TooManyRequestsException", "TransientError"}
+
+
+def definition() -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(ASL.read_text(encoding="utf-8"))
+    return result
+
+
+def states(machine: dict[str, Any], inside_map: bool = False) -> Iterator[tuple[str, dict[str, Any], bool]]:
+    for name, state in machine["States"].items():
+        yield name, state, inside_map
+        if state["Type"] == "Map":
+            yield from states(state.get("ItemProcessor") or state["Iterator"], True)
+
+
+def test_every_task_retries_transient_errors_with_backoff() -> None:
+    tasks = [(n, s) for n, s, _ in states(definition()) if s["Type"] == "Task"]
+    assert len(tasks) > 20
+    for name, task in tasks:
+        retried = set().union(*(set(r["ErrorEquals"]) for r in task.get("Retry", [])))
+        assert TRANSIENT <= retried or "States.ALL" in retried, name
+        for rule in task["Retry"]:
+            assert rule["MaxAttempts"] >= 3 and rule.get("BackoffRate", 1) > 1, name
+
+
+def test_every_failure_outside_the_sign_off_map_marks_the_referral() -> None:
+    machine = definition()
+    for name, state, inside_map in states(machine):
+        if state["Type"] not in ("Task", "Map") or inside_map:
+            continue
+        caught = {e for c in state.get("Catch", []) for e in c["ErrorEquals"]}
+        assert "States.ALL" in caught, name
+        last = state["Catch"][-1]
+        assert last["ErrorEquals"] == ["States.ALL"], name
+        expected = "AlertFailed" if name == "NeedsAttention" else "NeedsAttention"
+        assert last["Next"] == expected, name
+    # Inside the map, failures end the map, whose own Catch marks the referral.
+    sign_off = machine["States"]["SignOff"]
+    assert sign_off["Catch"][-1] == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error",
+                                     "Next": "NeedsAttention"}
+
+
+def test_every_wait_for_a_person_has_a_timeout_that_reminds() -> None:
+    for name, state, _ in states(definition()):
+        if not state.get("Resource", "").endswith("waitForTaskToken"):
+            continue
+        assert "TimeoutSecondsPath" in state, name
+        on_timeout = next(c for c in state["Catch"] if "States.Timeout" in c["ErrorEquals"])
+        step = state["Parameters"]["Payload"].get("step") or ""
+        if step.endswith("_due"):  # the review's or closure's time has come: ask for it
+            assert on_timeout["Next"].startswith("Request"), name
+        else:
+            assert on_timeout["Next"].startswith("Remind"), name
+
+
+def test_every_next_state_exists() -> None:
+    def check(machine: dict[str, Any]) -> None:
+        names = set(machine["States"])
+        assert machine["StartAt"] in names
+        for name, state in machine["States"].items():
+            targets = [state.get("Next"), state.get("Default"),
+                       *(c["Next"] for c in state.get("Catch", [])),
+                       *(c["Next"] for c in state.get("Choices", []))]
+            for target in filter(None, targets):
+                assert target in names, (name, target)
+            if state["Type"] == "Map":
+                check(state.get("ItemProcessor") or state["Iterator"])
+
+    check(definition())
