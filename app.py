@@ -18,7 +18,6 @@ app = Chalice(app_name="phb-pathway")
 FORM = ["application/x-www-form-urlencoded"]
 
 
-
 # --- JSON API -------------------------------------------------------------------------------
 
 
@@ -191,7 +190,8 @@ def staff_sign_in() -> Response:
 def staff_sign_in_request() -> Response:
     from chalicelib import staff
 
-    return staff.request_link(app.current_request.raw_body or b"")
+    request = app.current_request
+    return staff.request_link(request.raw_body or b"", request.headers)
 
 
 @app.route("/staff/sign-in/{link_id}", methods=["GET"])
@@ -205,7 +205,7 @@ def staff_sign_in_confirm(link_id: str) -> Response:
 def staff_sign_in_use(link_id: str) -> Response:
     from chalicelib import staff
 
-    return staff.use_link(link_id)
+    return staff.use_link(link_id, app.current_request.headers)
 
 
 @app.route("/staff", methods=["GET"])

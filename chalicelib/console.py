@@ -232,7 +232,8 @@ def _case_page(session: StaffSession, store: ReferralStore, stored: StoredReferr
                errors: list[FieldError] | None = None, values: dict[str, str] | None = None,
                problem: str = "") -> Response:
     from chalicelib import form
-    from chalicelib.referral import load_stored, sign_off
+    from chalicelib.actions import decided_flags
+    from chalicelib.referral import load_stored
 
     referral = load_stored(stored.answers) if stored.answers else None
     step, waits_for = waiting_for(stored, settings)
@@ -240,7 +241,7 @@ def _case_page(session: StaffSession, store: ReferralStore, stored: StoredReferr
     return page(
         "staff/case.html", status=status, session=session, title=stored.reference,
         stored=stored, referral=referral,
-        decision=sign_off(referral, settings) if referral else None,
+        decision=decided_flags(stored, referral, settings) if referral else None,
         history=history, emails=store.emails_sent(stored.reference),
         step=step, step_label=pathway.STEP_LABELS.get(step or "", ""), waits_for=waits_for,
         actions=available_actions(stored, step, _never_started(store, stored)),

@@ -8,8 +8,10 @@ conditional write and sets the session cookie.
 
 The session is a cookie `phb_staff` = base64url(JSON {email, issued, expires, csrf}) + "." +
 base64url(HMAC-SHA256 of that with `PHB_SESSION_SECRET`). It is HttpOnly, SameSite=Strict,
-Secure outside the local stage, and lasts 8 hours; the payload's expiry is checked too, and
-its email must still be on the staff list. Every POST under /staff/ other than the two sign-in
+Secure outside the local stage, and lasts 8 hours; the payload's expiry is checked too, its
+email must still be on the staff list, and the session must still be held in the table (keyed
+by the SHA-256 of its CSRF token, which is random per session): signing out deletes it, so a
+copied cookie stops working at sign-out. Every POST under /staff/ other than the two sign-in
 forms must carry a form field `csrf` equal to the session's.
 
 Every /staff/ route except sign-in starts with `require_staff(request)`.
@@ -171,6 +173,8 @@ def current_session(headers: Any, settings: Settings) -> StaffSession | None:
     session = decode_session(value, secret)
     if session is None or not is_staff(session.email, settings):
         return None
+    if not _store(settings).session_is_live(sha256(session.csrf), int(time.time())):
+        return None  # signed out
     return session
 
 
@@ -222,6 +226,30 @@ def require_staff(request: Any) -> StaffSession | Response:
 # --- sign-in pages ---------------------------------------------------------------------------
 
 
+def from_another_site(headers: Any, settings: Settings) -> bool:
+    """True for a POST a browser sent from another site's page. The two sign-in forms carry no
+    CSRF token (nobody is signed in yet), so a page elsewhere could otherwise sign a visitor in
+    as someone else, or send sign-in emails in their name."""
+    from urllib.parse import urlsplit
+
+    fetch_site = (headers.get("sec-fetch-site") or "").lower()
+    if fetch_site:  # every current browser says where a request comes from
+        return fetch_site == "cross-site"
+    origin = (headers.get("origin") or "").strip()
+    # No Origin (not a browser) or "null" (what browsers send under this service's
+    # no-referrer policy): nothing to compare.
+    if not origin or origin == "null":
+        return False
+    ours = urlsplit(settings.public_base_url)
+    return origin.rstrip("/").lower() != f"{ours.scheme}://{ours.netloc}".lower()
+
+
+def _cross_site() -> Response:
+    return page("staff/problem.html", status=403, title="You cannot do that",
+                message="This form did not come from this service. Open the staff console's "
+                        "own sign-in page and try again.", sign_in=True)
+
+
 def _store(settings: Settings) -> ReferralStore:
     return ReferralStore(aws.client("dynamodb"), settings.table_name)
 
@@ -253,13 +281,15 @@ def _check_email(text: str) -> str | FieldError:
                                    "name@nhs.net")
 
 
-def request_link(body: bytes) -> Response:
+def request_link(body: bytes, headers: Any) -> Response:
     """Email a sign-in link if the address is staff; the answer is the same either way."""
     from chalicelib.form import FormRejected, parse_form
 
     settings = get_settings()
     if secret_for(settings) is None:
         return not_configured()
+    if from_another_site(headers, settings):
+        return _cross_site()
     try:
         posted = parse_form(body)
     except FormRejected as exc:
@@ -323,11 +353,13 @@ def confirm_page(link_id: str) -> Response:
     return page("staff/confirm.html")
 
 
-def use_link(link_id: str) -> Response:
+def use_link(link_id: str, headers: Any) -> Response:
     settings = get_settings()
     secret = secret_for(settings)
     if secret is None:
         return not_configured()
+    if from_another_site(headers, settings):
+        return _cross_site()
     store = _store(settings)
     try:
         item = _look_up(store, link_id)
@@ -341,7 +373,9 @@ def use_link(link_id: str) -> Response:
     if not is_staff(email, settings):
         return _problem(SignInProblem(403, "You cannot sign in",
                                       "This address is no longer on the staff list."))
-    cookie = encode_session(new_session(email), secret)
+    session = new_session(email)
+    store.put_session(sha256(session.csrf), session.email, session.expires)
+    cookie = encode_session(session, secret)
     return redirect("/staff/", headers={"Set-Cookie": set_cookie(cookie, settings)})
 
 
@@ -349,5 +383,7 @@ def sign_out(request: Any) -> Response:
     session = require_staff(request)
     if isinstance(session, Response):
         return session
-    return redirect("/staff/sign-in", headers={"Set-Cookie": clear_cookie(get_settings())})
+    settings = get_settings()
+    _store(settings).end_session(sha256(session.csrf))
+    return redirect("/staff/sign-in", headers={"Set-Cookie": clear_cookie(settings)})
 

@@ -735,6 +735,29 @@ class ReferralStore:
             return False
         return True
 
+    # --- staff sessions --------------------------------------------------------------------
+
+    def put_session(self, id_hash: str, email: str, expires: int) -> None:
+        """A signed-in staff session, by the SHA-256 of its id; deleted at sign-out, and by
+        TTL after it expires."""
+        self.client.put_item(
+            TableName=self.table,
+            Item={"pk": _s(f"SESSION#{id_hash}"), "sk": _s("SESSION"), "email": _s(email),
+                  "created_at": _s(now_iso()), "expires_at": _n(expires)},
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    def session_is_live(self, id_hash: str, now: int) -> bool:
+        item = self.client.get_item(
+            TableName=self.table, Key={"pk": _s(f"SESSION#{id_hash}"), "sk": _s("SESSION")},
+            ConsistentRead=True,
+        ).get("Item")
+        return bool(item) and int(item["expires_at"]["N"]) > now
+
+    def end_session(self, id_hash: str) -> None:
+        self.client.delete_item(TableName=self.table,
+                                Key={"pk": _s(f"SESSION#{id_hash}"), "sk": _s("SESSION")})
+
     # --- history ---------------------------------------------------------------------------
 
     def _event_put(

@@ -193,6 +193,19 @@ def test_the_case_page_shows_everything_and_records_the_view(staff: Staff, api: 
     assert [(e.who, bool(e.at)) for e in viewed] == [(STAFF, True)]
 
 
+def test_the_case_page_shows_the_flags_intake_recorded_even_after_the_rules_change(
+        staff: Staff, api: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    reference = submit(api, items=[AIR_FRYER])
+    rules = json.loads(open(get_settings().funding_rules_file, encoding="utf-8").read())
+    rules["exclusions"] = [e for e in rules["exclusions"] if e["code"] != "household_items"]
+    changed = tmp_path / "funding_rules.json"
+    changed.write_text(json.dumps(rules), encoding="utf-8")
+    monkeypatch.setenv("PHB_FUNDING_RULES_FILE", str(changed))
+    get_settings.cache_clear()
+    page = body(staff.get(f"/staff/referrals/{reference}"))
+    assert "Household items are not normally funded" in page
+
+
 def test_an_unknown_case_is_404(staff: Staff) -> None:
     assert staff.get("/staff/referrals/PHB-2222-2222").status_code == 404
     assert staff.act("PHB-2222-2222", "note", {"note": "x"}).status_code == 404
@@ -313,6 +326,25 @@ def test_an_advisor_starts_the_pathway_of_a_referral_whose_start_failed(
     # Once it runs there is nothing to start.
     assert "Start the pathway now" not in body(staff.get(f"/staff/referrals/{reference}"))
     assert staff.act(reference, "start").status_code == 409
+
+
+@pytest.mark.parametrize("action", ["decide", "release", "ask", "note", "resend", "withdraw",
+                                    "start", "export"])
+@pytest.mark.parametrize("token", [None, "", "forged-token"])
+def test_every_case_action_without_the_sessions_csrf_token_is_refused(
+        staff: Staff, api: Any, action: str, token: str | None) -> None:
+    from devstack.outbox import sent_emails
+
+    reference = submit(api, total_pence=30000)
+    before = [e.what for e in store().history(reference)]
+    emails = len(sent_emails())
+    fields = {"note": "x", "withdraw_reason": "x", "ask_question": "x", "decision": "approved",
+              **({} if token is None else {"csrf": token})}
+    response = staff.post(f"/staff/referrals/{reference}/{action}", fields, csrf=False)
+    assert response.status_code == 403
+    assert [e.what for e in store().history(reference)] == before
+    assert store().get(reference).status == "awaiting_sign_off"
+    assert len(sent_emails()) == emails
 
 
 def test_an_action_raced_by_a_link_is_refused_and_changes_nothing(

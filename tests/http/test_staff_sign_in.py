@@ -262,6 +262,39 @@ def test_sign_out_clears_the_cookie(client: Any) -> None:
     assert cleared.startswith("phb_staff=;") and "Max-Age=0" in cleared
 
 
+def test_a_cookie_kept_from_before_signing_out_no_longer_works(client: Any) -> None:
+    cookie = sign_in(client)
+    assert get(client, "/staff/", cookie).status_code == 200
+    post(client, "/staff/sign-out", {"csrf": csrf_of(client, cookie)}, cookie)
+    response = get(client, "/staff/", cookie)  # e.g. copied before, or a browser that kept it
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/staff/sign-in"
+    assert get(client, "/staff/", sign_in(client)).status_code == 200  # signing in again works
+
+
+@pytest.mark.parametrize("headers", [
+    {"Origin": "https://evil.example"},
+    {"Sec-Fetch-Site": "cross-site"},
+    {"Origin": "null", "Sec-Fetch-Site": "cross-site"},
+])
+def test_sign_in_forms_posted_from_another_site_are_refused(
+    client: Any, headers: dict[str, str]
+) -> None:
+    asked = client.http.post("/staff/sign-in", body=urlencode({"email": STAFF}),
+                             headers={**FORM, **headers})
+    assert asked.status_code == 403
+    assert sent_emails() == []
+    link_id = request_link(client)
+    used = client.http.post(f"/staff/sign-in/{link_id}", body=b"", headers={**FORM, **headers})
+    assert used.status_code == 403 and "Set-Cookie" not in used.headers
+    # The same link still works from the service's own page (whose no-referrer policy makes
+    # browsers send Origin: null).
+    same_site = {"Origin": "null", "Sec-Fetch-Site": "same-origin"}
+    signed_in = client.http.post(f"/staff/sign-in/{link_id}", body=b"",
+                                 headers={**FORM, **same_site})
+    assert signed_in.status_code == 303 and "phb_staff=" in signed_in.headers["Set-Cookie"]
+
+
 @pytest.mark.parametrize("fields", [{}, {"csrf": ""}, {"csrf": "wrong"}])
 def test_sign_out_without_the_right_csrf_token_is_403(client: Any,
                                                      fields: dict[str, str]) -> None:
