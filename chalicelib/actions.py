@@ -209,6 +209,21 @@ def _open(action: str, link_id: str) -> Opened:
     return Opened(link, store, stored, referral, settings)
 
 
+@dataclass(frozen=True)
+class DecidedFlags:
+    flags: list[Any]
+
+
+def decided_flags(stored: StoredReferral, referral: Referral,
+                  settings: Settings) -> DecidedFlags:
+    """The flags intake recorded (what the approvers were asked to decide on), so a later
+    change to the funding rules does not change what a referral's pages say; worked out
+    afresh only for a referral not yet through intake."""
+    if stored.tier is not None:
+        return DecidedFlags(list(stored.flags))
+    return DecidedFlags([flag.as_dict() for flag in sign_off(referral, settings).flags])
+
+
 def _context(opened: Opened) -> dict[str, Any]:
     referral, stored = opened.referral, opened.stored
     return {
@@ -217,13 +232,18 @@ def _context(opened: Opened) -> dict[str, Any]:
         "reference": stored.reference,
         "referral": referral,
         "stored": stored,
-        "decision": sign_off(referral, opened.settings),
+        "decision": decided_flags(stored, referral, opened.settings),
         # The referrer signing off their own request reads "your sign-off".
         "step": opened.link.step,
         "step_label": "your sign-off" if opened.link.step == "referrer" else
         pathway.STEP_LABELS.get(opened.link.step, ""),
         "labels": form.LABELS,
         "question": stored.recorded.get("question", {}),
+        # Questions asked on this step and the referrer's answers, oldest first.
+        "answered": [e.detail for e in opened.store.history(stored.reference)
+                     if e.what == "information_given"
+                     and e.detail.get("step") == opened.link.step]
+        if opened.link.action == "sign-off" else [],
         "rejected": stored.recorded.get("rejected", {}),
         "values": {},
         "errors": [],

@@ -3,8 +3,9 @@
 
 A clinician refers someone: they start the form, fill every page by its visible labels, make a
 mistake and fix it, check their answers and send the referral. Then, from the local outbox,
-they follow the acknowledgement, sign the request off, and the person accepts their agreement;
-the PHB advisors are then asked to release the money.
+they follow the acknowledgement and sign the request off; the person accepts their agreement;
+a PHB advisor records the release of the money; the clinician completes the 6-week review and
+closes the PHB, each from the link in its email.
 
 The browser is Debian's Chromium (never a downloaded one). Every page is passed on arrival,
 before anything is typed, with a stable name ("start", "person-error", "outbox", ...), to the
@@ -186,7 +187,9 @@ class Journey:
         self.acknowledgement()
         self.sign_off()
         self.agreement()
-        self.release_requested()
+        self.release()
+        self.review()
+        self.closure()
         return self.reference
 
     def start(self) -> None:
@@ -385,12 +388,59 @@ class Journey:
         self.press("Accept the agreement")
         self.arrive("agreement-done", "Done")
 
-    def release_requested(self) -> None:
-        """The next email: the PHB advisors are asked to release the money."""
-        self.wait_for_email("release the money")
+    def open_link(self, subject: str, action: str) -> None:
+        """From the outbox, follow the action link in the email with this subject."""
         self.open_outbox()
-        card = self.email_card(f"PHB {self.reference}: agreement accepted, release the money")
-        expect(card.get_by_role("link", name=re.compile(r"\/act\/release\/"))).to_be_visible()
+        self.email_card(subject).get_by_role(
+            "link", name=re.compile(rf"\/act\/{action}\/")).click()
+
+    def release(self) -> None:
+        """As a PHB advisor: the next email asks them to release the money; they record it."""
+        a = self.answers
+        self.wait_for_email("release the money")
+        self.open_link(f"PHB {self.reference}: agreement accepted, release the money", "release")
+        self.arrive("release", "Record that the money was released")
+        expect(self.label("Direct payment", self.group("How is the budget managed?"))
+               ).to_be_checked()
+        expect(self.label("Amount released")).to_have_value(a.cost)
+        self.label("The money has been released").check()
+        self.press("Record the release")
+        self.arrive("release-done", "Done")
+
+    def fill_reqol(self, score: str) -> None:
+        for number in range(1, 11):
+            self.label(score, self.group(f"Question {number} score")).check()
+        self.label(score, self.group("Physical health question score")).check()
+
+    def review(self) -> None:
+        """As the referrer: the 6-week review (2 seconds later in the local run)."""
+        a = self.answers
+        self.wait_for_email("6-week review", to=a.referrer_email)
+        self.open_link(f"PHB {self.reference}: 6-week review", "review")
+        self.arrive("review", "6-week review")
+        self.label("Yes", self.group("Was the item or service bought?")).check()
+        self.label("Making progress", self.group(f"Goal 1: {a.goal}")).check()
+        self.fill_reqol("3")
+        self.label("Yes", self.group("Are receipts held?")).check()
+        self.label("Notes (optional)").fill("Swimming twice a week since the pass arrived.")
+        self.press("Send the review")
+        self.arrive("review-done", "Done")
+
+    def closure(self) -> None:
+        """As the referrer: close the PHB at the goal date (2 seconds later locally); the
+        referrer is told it is closed."""
+        a = self.answers
+        self.wait_for_email("time to close", to=a.referrer_email)
+        self.open_link(f"PHB {self.reference}: time to close", "closure")
+        self.arrive("closure", "Close the PHB")
+        self.label("Yes", self.group("Was the goal achieved?")).check()
+        self.fill_reqol("4")
+        self.label("Money left unspent").fill("0")
+        self.press("Close the PHB")
+        self.arrive("closure-done", "Done")
+        self.wait_for_email("is closed", to=a.referrer_email)
+        self.open_outbox()
+        expect(self.email_card(f"PHB {self.reference} is closed")).to_be_visible()
 
 
 @dataclass

@@ -246,6 +246,8 @@ def test_a_question_goes_to_the_referrer_and_the_answer_back_to_the_approver(
     wait_for_status(reference, "awaiting_sign_off")
 
     back = wait_for_email(MANAGER, "referrer has answered")
+    decide = body(client.http.get(link_path(back, "sign-off")))
+    assert "Which gym, and why?" in decide and "Better Leisure, it is nearest." in decide
     assert post_form(client, link_path(back, "sign-off"),
                      {"decision": "approved"}).status_code == 200
     wait_for_status(reference, "approved")
