@@ -27,7 +27,7 @@ def memory_mb(stage: str = "prod") -> dict[str, int]:
     default = int(config.get("lambda_memory_size", 128))
     functions = config["stages"][stage].get("lambda_functions", {})
     return {name: int(functions.get(name, {}).get("lambda_memory_size", default))
-            for name in ("api_handler", "pathway")}
+            for name in ("api_handler", "pathway", "retention")}
 
 
 def _billed_seconds(durations: list[float], scale: float = 1.0, extra: float = 0.0) -> float:
@@ -103,7 +103,20 @@ IDLE = {
     "AWS::DynamoDB::Table": "storage and PITR per GB-month only (on-demand: no request, "
                             "no provisioned capacity)",
     "AWS::Logs::LogGroup": "log storage per GB-month only (retention set)",
+    "AWS::SNS::Topic": "$0: billed per message sent (1,000 emails a month free)",
+    "AWS::SNS::TopicPolicy": "$0",
+    "AWS::Events::Rule": "$0: rules matching AWS services' own events are free",
 }
+
+
+def scheduled_per_month(memory_mb: int, seconds: float = 1.0, runs: int = 31) -> float:
+    """What the daily retention run costs in a month with nobody using the service, at most:
+    `runs` invocations of `seconds` each at `memory_mb`, and a query per final status."""
+    p = prices()
+    compute = runs * (p["lambda"]["requests_per_million"] / 1e6
+                      + seconds * memory_mb / 1024 * p["lambda"]["gb_second_x86"])
+    reads = runs * 4 * 0.5 * p["dynamodb"]["read_request_units_per_million"] / 1e6
+    return compute + reads
 ALWAYS_ON_MARKERS = ("ProvisionedConcurrencyConfig", "CacheClusterEnabled\": true",
                      "ProvisionedThroughput", "\"NatGateway", "AWS::EC2::", "AWS::RDS::",
                      "AWS::ElastiCache::", "AWS::KMS::Key")

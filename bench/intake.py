@@ -61,8 +61,17 @@ def _empty(ddb: Any, table: str) -> None:
 
 
 def _bare(ddb: Any, sfn: Any, table: str, machine: str, answers: str, total: int,
-          email: str, reference: str, now: str) -> None:
-    """What intake has to do, and nothing else: the same transaction shape, then the start."""
+          email: str, reference: str, now: str, borough: str, nhs_number: str) -> None:
+    """What intake has to do, and nothing else: the same transaction shape (the referral with
+    its index keys, and its first event), then the start."""
+    from chalicelib.store import (
+        ALL_INDEX,
+        BOROUGH_INDEX,
+        PERSON_INDEX,
+        _index_entry,
+        person_partition,
+    )
+
     pk = {"S": f"REFERRAL#{reference}"}
     ddb.transact_write_items(TransactItems=[
         {"Put": {
@@ -70,6 +79,9 @@ def _bare(ddb: Any, sfn: Any, table: str, machine: str, answers: str, total: int
             "Item": {
                 "pk": pk, "sk": {"S": "REFERRAL"},
                 "gsi1pk": {"S": "STATUS#submitted"}, "gsi1sk": {"S": f"{now}#{reference}"},
+                **_index_entry(ALL_INDEX, "REFERRALS", now, reference),
+                **_index_entry(BOROUGH_INDEX, f"BOROUGH#{borough}", now, reference),
+                **_index_entry(PERSON_INDEX, person_partition(nhs_number), now, reference),
                 "reference": {"S": reference}, "status": {"S": "submitted"},
                 "created_at": {"S": now}, "updated_at": {"S": now},
                 "answers": {"S": answers}, "total_pence": {"N": str(total)},
@@ -151,7 +163,8 @@ def measure(runs: int = 200, warmup: int = 10) -> Intake:
             now = now_iso()
             started = time.perf_counter()
             _bare(ddb, sfn, settings.table_name, stack.state_machine_arn, answers,
-                  referral.total_pence, referral.referrer.email, reference, now)
+                  referral.total_pence, referral.referrer.email, reference, now,
+                  referral.person.borough, referral.person.nhs_number)
             times.append(("bare", time.perf_counter() - started))
             return reference
 

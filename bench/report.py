@@ -11,7 +11,15 @@ from pathlib import Path
 
 from bench import ROOT
 from bench.coldstart import ColdStart
-from bench.cost import LOG_BYTES_PER_INVOCATION, Cost, idle, prices, storage_per_thousand_month
+from bench.cost import (
+    LOG_BYTES_PER_INVOCATION,
+    Cost,
+    idle,
+    memory_mb,
+    prices,
+    scheduled_per_month,
+    storage_per_thousand_month,
+)
 from bench.intake import Intake
 from bench.journeys import Journey
 from bench.scale import PAGE, Scale
@@ -46,7 +54,7 @@ class Results:
 
 
 def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.0f} ms"
+    return f"{seconds * 1000:.0f} ms" if abs(seconds) >= 0.01 else f"{seconds * 1000:.1f} ms"
 
 
 def kb(count: float) -> str:
@@ -117,8 +125,10 @@ def rows(r: Results) -> list[Row]:
         template = (ROOT / "out" / "sam.json")
         text = template.read_text(encoding="utf-8") if template.exists() else ""
         _, always_on = idle(r.size.resources, text)
-        out.append(Row("cost when idle", "$0 in requests and compute; only DynamoDB storage + "
-                       "PITR and CloudWatch log storage" + (
+        daily = scheduled_per_month(memory_mb().get("retention", 128))
+        out.append(Row("cost when idle", "$0 in requests and compute, but for the daily "
+                       f"retention run (at most ${daily:.4f} a month, inside Lambda's free "
+                       "tier); DynamoDB storage + PITR and CloudWatch log storage" + (
                            f" (also found: {', '.join(always_on)})" if always_on else ""),
                        "$0 when idle", met(not always_on)))
     if r.scale:
@@ -292,8 +302,9 @@ def markdown(r: Results) -> str:
             "",
             "`POST /api/referrals` with a valid fast-track referral through "
             "`chalice.test.Client`, against the calls intake has to make and nothing else: "
-            "`TransactWriteItems` with the referral item and its `submitted` event (the same "
-            "shape as `store.create_referral`), then `StartExecution`, on the same boto3 "
+            "`TransactWriteItems` with the referral item (its index keys included) and its "
+            "`submitted` event (the same shape as `store.create_referral`), then "
+            "`StartExecution`, on the same boto3 "
             "clients. No `Idempotency-Key` is sent (a key adds one `GetItem` and a third "
             "transaction item). Both run against moto with the real state machine; after each "
             "timed call the benchmark waits, untimed, until that execution waits for sign-off "
@@ -379,7 +390,12 @@ def markdown(r: Results) -> str:
             "|---|---|---|",
             *[f"| {name} | `{kind}` | {note} |" for name, kind, note in resource_rows],
             "",
-            ("Nothing in the template costs money just by existing, beyond stored data. "
+            ("Nothing in the template costs money just by existing, beyond stored data and the "
+             "daily retention run: 31 invocations a month of at most 1 s at "
+             f"{memory_mb().get('retention', 128)} MB and 4 index queries each, at most "
+             f"${scheduled_per_month(memory_mb().get('retention', 128)):.4f} a month at list "
+             "prices, inside "
+             "Lambda's always-free tier. "
              if not always_on else f"Found always-on cost: {', '.join(always_on)}. ")
             + "Storage is the only figure that grows with time:",
             "",

@@ -145,3 +145,82 @@ def test_form_pages_escape_what_was_typed(client: Any, payload: str) -> None:
         assert f'value="{escape(payload)}"' in html
     if any(c in payload for c in "<>"):
         assert payload not in html
+
+
+# (what is typed, how it is typed, where a person reads it back besides the staff case page)
+ACTION_TEXT = ["staff note", "rejection reason", "question", "answer", "withdrawal reason"]
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(where=st.sampled_from(ACTION_TEXT), payload=texts)
+def test_text_typed_on_the_way_is_kept_or_refused_and_always_escaped(
+    api: Any, client: Any, where: str, payload: str
+) -> None:
+    """What approvers, referrers and advisors type after the referral (reasons, questions,
+    answers, notes) is stored as typed or refused with a field error; the staff case page and
+    the page the other person reads show it escaped; no email carries it."""
+    from tests.http.test_staff_sign_in import csrf_of, sign_in
+    from tests.pathway_helpers import link_path, post_form, wait_for_email
+
+    text = f"Zq{secrets.token_hex(3)} {payload}"
+    referral = make_referral(total_pence=30000)
+    reference = api(referral).json_body["reference"]
+    referrer, manager = referral["referrer"]["email"], "jo.patel@nhs.net"
+    sign_off = link_path(wait_for_email(manager, f"{reference}: please sign off"), "sign-off")
+    cookie = sign_in(client)
+    staff = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie}
+    read_back: list[str] = []  # pages where someone else reads the text
+
+    if where == "staff note":
+        from urllib.parse import urlencode
+
+        response = client.http.post(f"/staff/referrals/{reference}/note", headers=staff,
+                                    body=urlencode({"csrf": csrf_of(client, cookie),
+                                                    "note": text}))
+        field, accepted = "note", response.status_code == 303
+    elif where == "rejection reason":
+        response = post_form(client, sign_off, {"decision": "rejected", "reason": text})
+        field, accepted = "reason", response.status_code == 200
+        if accepted:
+            outcome = wait_for_email(referrer, f"{reference} was not approved")
+            read_back.append(link_path(outcome, "outcome"))
+    elif where in ("question", "answer"):
+        question = text if where == "question" else "Which gym?"
+        response = post_form(client, sign_off, {"decision": "more_information",
+                                                "question": question})
+        field, accepted = "question", response.status_code == 200
+        if accepted:
+            answer = link_path(wait_for_email(referrer, f"{reference}: a question for you"),
+                               "answer")
+            if where == "question":
+                read_back.append(answer)
+            else:
+                response = post_form(client, answer, {"answer": text})
+                field, accepted = "answer", response.status_code == 200
+                if accepted:
+                    back = wait_for_email(manager, f"{reference}: the referrer has answered")
+                    read_back.append(link_path(back, "sign-off"))
+    else:
+        withdraw = link_path(wait_for_email(referrer, f"{reference} received"), "withdraw")
+        response = post_form(client, withdraw, {"reason": text})
+        field, accepted = "reason", response.status_code == 200
+
+    history = store().history(reference)
+    if not accepted:
+        assert response.status_code == 422, response.body[:300]
+        assert f'id="{field}-error"' in response.body.decode()
+        assert all(text.split(" ", 1)[0] not in json.dumps(e.detail) for e in history)
+        return
+    kept = text.strip().replace("\r\n", "\n")
+    assert any(kept in e.detail.values() for e in history), (where, kept)
+    for path in [f"/staff/referrals/{reference}", *read_back]:
+        page = client.http.get(path, headers={"Cookie": cookie})
+        assert page.status_code == 200, (path, page.body[:300])
+        html = page.body.decode()
+        assert folded(str(escape(kept))) in folded(html), (where, path)
+        if any(c in kept for c in "<>"):
+            assert kept not in html
+    marker = text.split(" ", 1)[0]
+    for email in sent_emails():
+        assert marker not in email.subject + email.text + email.html
