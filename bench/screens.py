@@ -1,11 +1,11 @@
 """`make screens`: a full-page screenshot of each page of the clinician's journey, in
-docs/screens/ (01-start.png, 02-referrer.png, … 13-outbox.png, … 18-agreement-done.png), then
+docs/screens/ (01-start.png, 02-referrer.png, … 13-outbox.png, … 24-closure-done.png), then
 of a PHB advisor's in the staff console (sign-in, worklist, case page, reports).
 
 Starts the local system on a free port, walks the same journey as the browser test
 (tests/browser/journey.py) in Debian's Chromium, and saves each distinct page as it arrives,
 numbered in the order first seen. The outbox, visited several times, is saved as last seen:
-with every email of the journey, up to the advisors' "release the money".
+with every email of the journey, up to "PHB … is closed".
 Run with `make screens` or `.venv/bin/python -m bench.screens [--out DIR]`.
 """
 
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from playwright.sync_api import Page, sync_playwright
 
-    from devstack.run import free_port, start
+    from devstack.run import WALKTHROUGH_TIMINGS, free_port, start
     from tests.browser.journey import (
         VIEWPORT,
         AdvisorJourney,
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         old.unlink()
 
     started = time.monotonic()
-    local = start("127.0.0.1", free_port("127.0.0.1"))
+    local = start("127.0.0.1", free_port("127.0.0.1"), timings=WALKTHROUGH_TIMINGS)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # not every request, just the pages
     local.serve_in_background()
     saved: dict[str, Path] = {}

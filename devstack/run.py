@@ -27,6 +27,10 @@ LOCAL_TIMINGS = {
     "PHB_CLOSURE_AT_MOST_SECONDS_AFTER_REVIEW": "120",
     "PHB_REMINDER_AFTER_SECONDS": "600",
 }
+# For a program walking the whole journey (the browser tests, `make screens`): the review and
+# closure come two seconds after the step before.
+WALKTHROUGH_TIMINGS = {**LOCAL_TIMINGS, "PHB_REVIEW_AFTER_SECONDS": "2",
+                       "PHB_CLOSURE_AT_MOST_SECONDS_AFTER_REVIEW": "2"}
 
 
 def free_port(host: str) -> int:

@@ -110,13 +110,9 @@ def local_stack() -> Iterator[Any]:
     """The system as `make run` runs it (moto as a server, the app on a real port), for tests
     that need real HTTP: a browser, or generated API requests. Review and closure come two
     seconds after the step before, so a journey can be walked to the end."""
-    from devstack.run import free_port, start
+    from devstack.run import WALKTHROUGH_TIMINGS, free_port, start
 
-    local = start("127.0.0.1", free_port("127.0.0.1"), timings={
-        "PHB_REVIEW_AFTER_SECONDS": "2",
-        "PHB_CLOSURE_AT_MOST_SECONDS_AFTER_REVIEW": "2",
-        "PHB_REMINDER_AFTER_SECONDS": "600",
-    })
+    local = start("127.0.0.1", free_port("127.0.0.1"), timings=WALKTHROUGH_TIMINGS)
     local.serve_in_background()
     try:
         yield local
