@@ -176,6 +176,36 @@ def test_each_rule_names_the_field_and_stores_nothing(
     assert stored_items() == []
 
 
+def test_the_edges_of_each_date_rule_are_accepted(api: Any) -> None:
+    from chalicelib.rules import add_months
+
+    eighteen_today = TODAY.replace(year=TODAY.year - 18) if (TODAY.month, TODAY.day) != (2, 29) \
+        else date(TODAY.year - 18, 3, 1)
+    for path, value in [("goals.0.target_date", TODAY.isoformat()),
+                        ("goals.0.target_date", add_months(TODAY, 6).isoformat()),
+                        ("person.date_of_birth", eighteen_today.isoformat())]:
+        response = api(with_change(make_referral(), path, value))
+        assert response.status_code == 201, (path, value, response.json_body)
+    over = api(with_change(make_referral(), "goals.0.target_date",
+                           (add_months(TODAY, 6) + timedelta(days=1)).isoformat()))
+    assert "within 6 months" in errors_of(over)["goals.0.target_date"]
+    young = api(with_change(make_referral(), "person.date_of_birth",
+                            (eighteen_today + timedelta(days=1)).isoformat()))
+    assert "under 18" in errors_of(young)["person.date_of_birth"]
+
+
+def test_referrer_email_domains_come_from_configuration(
+    api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PHB_ALLOWED_REFERRER_DOMAINS", "charity.org.uk")
+    get_settings.cache_clear()
+    nhs = api(make_referral())
+    ours = api(with_change(make_referral(), "referrer.email", "sam@charity.org.uk"))
+    get_settings.cache_clear()
+    assert "charity.org.uk" in errors_of(nhs)["referrer.email"]
+    assert ours.status_code == 201, ours.json_body
+
+
 def test_too_many_goals_and_items(api: Any) -> None:
     referral = make_referral()
     referral["goals"] = referral["goals"] * 4
