@@ -34,6 +34,7 @@ run: $(STAMP)
 	$(PY) -m devstack.run --host $(HOST) --port $(PORT)
 
 test: $(STAMP) browser
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
 # The browser tests drive Debian's Chromium (never a downloaded browser). Installed here when

@@ -320,9 +320,11 @@ CATEGORIES = [("equipment", "Equipment"), ("membership", "Membership"), ("course
               ("travel", "Travel (in the UK)"), ("other", "Other")]
 RECURRENCES = [("one_off", "One-off payment"), ("monthly", "Monthly")]
 BUDGET_MANAGEMENT = [
-    ("direct_payment", "Direct payment", "Money paid to the person, for example onto a prepaid card"),
+    ("direct_payment", "Direct payment",
+     "Money paid to the person, for example onto a prepaid card"),
     ("notional", "Notional budget", "The NHS holds the money and arranges what is agreed"),
-    ("third_party", "Third-party budget", "An organisation holds and manages the money for the person"),
+    ("third_party", "Third-party budget",
+     "An organisation holds and manages the money for the person"),
     ("mixed", "A mix of these", None),
 ]
 ETHNICITIES = [
@@ -330,7 +332,8 @@ ETHNICITIES = [
     ("D", "Mixed: White and Black Caribbean"), ("E", "Mixed: White and Black African"),
     ("F", "Mixed: White and Asian"), ("G", "Mixed: any other mixed background"),
     ("H", "Asian or Asian British: Indian"), ("J", "Asian or Asian British: Pakistani"),
-    ("K", "Asian or Asian British: Bangladeshi"), ("L", "Asian or Asian British: any other Asian background"),
+    ("K", "Asian or Asian British: Bangladeshi"),
+    ("L", "Asian or Asian British: any other Asian background"),
     ("M", "Black or Black British: Caribbean"), ("N", "Black or Black British: African"),
     ("P", "Black or Black British: any other Black background"), ("R", "Other: Chinese"),
     ("S", "Other: any other ethnic group"), ("Z", "Not stated"),

@@ -221,7 +221,8 @@ class Notifier:
                 subject=wording.subject.format(**values),
                 heading=wording.heading.format(**values),
                 lines=[line.format(**values) for line in wording.lines],
-                link_text=wording.link_text.format(**values) if wording.link_text and link else None,
+                link_text=(wording.link_text.format(**values)
+                           if wording.link_text and link else None),
                 link_url=link,
                 reference=stored.reference,
             )

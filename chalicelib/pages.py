@@ -51,7 +51,8 @@ def draft_id_from(cookie_header: str | None) -> str | None:
 
 def _set_cookie(draft_id: str, settings: Settings) -> str:
     secure = "" if settings.is_local else "; Secure"
-    return f"{COOKIE}={draft_id}; Path={settings.base_path}/referral; HttpOnly; SameSite=Lax; Max-Age=172800{secure}"
+    return (f"{COOKIE}={draft_id}; Path={settings.base_path}/referral; HttpOnly; "
+            f"SameSite=Lax; Max-Age=172800{secure}")
 
 
 def error_page(status: int, title: str, message: str) -> Response:
@@ -223,7 +224,7 @@ def submit(draft_id: str | None) -> Response:
     values, elsewhere = _open_draft(draft_id)
     if values is None or draft_id is None:
         return elsewhere or _expired()
-    referral, errors = _check(values, settings)
+    referral, _ = _check(values, settings)
     if referral is None:
         return _render_check(values, 422)
     from chalicelib import intake

@@ -148,7 +148,8 @@ Category = Literal[
 Recurrence = Literal["one_off", "monthly"]
 BudgetManagement = Literal["direct_payment", "notional", "third_party", "mixed"]
 # NHS Data Dictionary ethnic category codes; Z = not stated.
-Ethnicity = Literal["A", "B", "C", "D", "E", "F", "G", "H", "J", "K", "L", "M", "N", "P", "R", "S", "Z"]
+Ethnicity = Literal["A", "B", "C", "D", "E", "F", "G", "H", "J", "K", "L", "M", "N", "P", "R", "S",
+                    "Z"]
 
 
 class Referrer(_Model):

@@ -16,7 +16,6 @@ from chalicelib.errors import FieldError
 from chalicelib.staff import StaffSession, require_staff
 from chalicelib.web import page
 
-
 MAX_RANGE_DAYS = 3653  # 10 years: the quarterly return lists every quarter in the range
 
 

@@ -1,7 +1,8 @@
 """The DynamoDB repository: the only module that knows keys and item shapes.
 
 One table holds, per referral (partition `REFERRAL#<reference>`):
-  sk `REFERRAL`            the answers, status, tier, flags; `gsi1` indexes it by status, newest first
+  sk `REFERRAL`            the answers, status, tier, flags; `gsi1` indexes it by status,
+                           newest first
   sk `EVENT#<when>#<rand>` the append-only history: one item per event (what, who, when)
   sk `EMAIL#<kind>`        a record of each email sent (sending is retried; this makes it once)
   sk `TOKEN#<step>`        the Step Functions task token of the step waiting now
@@ -14,6 +15,7 @@ event and its idempotency record are written in one transaction: all or nothing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import secrets
@@ -822,9 +824,10 @@ class ReferralStore:
     def record_email(
         self, reference: str, kind: str, to: str, subject: str, message_id: str
     ) -> None:
-        """Remember an email was sent, with its event; a second record of the same kind is a no-op."""
+        """Remember an email was sent, with its event; a second record of the same kind is a
+        no-op."""
         at = now_iso()
-        try:
+        with contextlib.suppress(self.client.exceptions.TransactionCanceledException):
             self.client.transact_write_items(
                 TransactItems=[
                     {
@@ -848,8 +851,6 @@ class ReferralStore:
                     },
                 ]
             )
-        except self.client.exceptions.TransactionCanceledException:
-            pass
 
     # --- form drafts -----------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ Tasks are safe to retry: status changes are conditional and each email is record
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -267,8 +268,9 @@ def describe_seconds(seconds: int) -> str:
 
 
 def schedule(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """When the next wait ends, as a UTC timestamp for the Wait state."""
-    referrals, stored, referral = _load(event, settings)
+    """When the next wait ends: a UTC timestamp, and the seconds from now for the timeout of
+    the task that waits for it."""
+    _, stored, referral = _load(event, settings)
     now = datetime.now(UTC)
     if event["step"] == "review":
         released = _parse(stored.recorded.get("release", {}).get("at")) or now
@@ -296,7 +298,7 @@ def _parse(value: str | None) -> datetime | None:
 def mark_needs_attention(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
     referrals = store(settings)
     error = event.get("error") or {}
-    try:
+    with contextlib.suppress(TransitionRefused):
         referrals.transition(
             event["referral_id"],
             "needs_attention",
@@ -306,8 +308,6 @@ def mark_needs_attention(event: dict[str, Any], settings: Settings) -> dict[str,
             detail={"error": str(error.get("Error", ""))[:200],
                     "cause": str(error.get("Cause", ""))[:1000]},
         )
-    except TransitionRefused:
-        pass
     stored = referrals.get(event["referral_id"])
     try:
         Notifier(referrals, settings).send("needs_attention", stored,

@@ -67,22 +67,23 @@ import time
 import traceback
 import uuid
 import zipfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
 __all__ = [
+    "DEFAULT_ROLE_NAME",
+    "MOTO_CONFIG",
     "Handler",
     "LambdaContext",
-    "MOTO_CONFIG",
-    "route_lambdas",
-    "install",
-    "uninstall",
-    "routed_functions",
     "create_functions",
-    "DEFAULT_ROLE_NAME",
+    "install",
+    "route_lambdas",
+    "routed_functions",
+    "uninstall",
 ]
 
 LOG = logging.getLogger(__name__)
@@ -181,7 +182,7 @@ def _run_handler(
     try:
         event = _decode_event(body)
         result = handler(event, context)
-    except Exception as exc:  # noqa: BLE001 - becomes a Lambda function error
+    except Exception as exc:
         LOG.warning("Lambda %s raised %s", fn.function_name, type(exc).__name__, exc_info=True)
         return json.dumps(_error_payload(exc, request_id)).encode(), True
     try:

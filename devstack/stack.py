@@ -5,6 +5,7 @@ functions in this process. Used by `make run` (moto as a server) and by the test
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass
@@ -103,7 +104,6 @@ def stop_executions(state_machine_arn: str) -> None:
                                                           statusFilter="RUNNING")
     for page in pages:
         for execution in page["executions"]:
-            try:
+            # moto cannot stop an execution that is just finishing
+            with contextlib.suppress(Exception):
                 sfn.stop_execution(executionArn=execution["executionArn"])
-            except Exception:  # moto cannot stop an execution that is just finishing
-                pass

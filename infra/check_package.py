@@ -123,7 +123,7 @@ def check_cycles(sam: dict[str, Any]) -> list[str]:
         state[name] = 1
         for nxt in graph[name]:
             if state[nxt] == 1:
-                cycle = path[path.index(nxt):] + [nxt]
+                cycle = [*path[path.index(nxt):], nxt]
                 errors.append("circular dependency: " + " -> ".join(cycle))
             elif state[nxt] == 0:
                 visit(nxt, [*path, nxt])

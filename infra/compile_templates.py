@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chalicelib.render import environment  # noqa: E402
+from chalicelib.render import environment
 
 
 def main(target: str) -> None:

@@ -43,7 +43,7 @@ def test_valid_referral_is_stored_and_its_workflow_started(api: Any) -> None:
 
     stored = referrals().get(reference)
     assert json.loads(stored.answers)["person"]["nhs_number"] == "9434765919"
-    assert [e.what for e in referrals().history(reference)][0] == "submitted"
+    assert next(e.what for e in referrals().history(reference)) == "submitted"
     wait_for_acknowledgement(reference)
     assert execution_status(reference) == "RUNNING"  # now waiting for sign-off
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -196,7 +196,8 @@ def test_the_case_page_shows_everything_and_records_the_view(staff: Staff, api: 
 def test_the_case_page_shows_the_flags_intake_recorded_even_after_the_rules_change(
         staff: Staff, api: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     reference = submit(api, items=[AIR_FRYER])
-    rules = json.loads(open(get_settings().funding_rules_file, encoding="utf-8").read())
+    with open(get_settings().funding_rules_file, encoding="utf-8") as original:
+        rules = json.load(original)
     rules["exclusions"] = [e for e in rules["exclusions"] if e["code"] != "household_items"]
     changed = tmp_path / "funding_rules.json"
     changed.write_text(json.dumps(rules), encoding="utf-8")
