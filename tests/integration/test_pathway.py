@@ -90,15 +90,23 @@ def opened_twice_changes_nothing(client: Any, reference: str, email_to: str, sub
                                  action: str) -> str:
     """Open an email's link twice, as a mail scanner would: the page shows, nothing changes."""
     path = link_path(wait_for_email(email_to, subject), action)
-    before = (status(reference), [e.what for e in store().history(reference)])
+
+    def acted() -> tuple[str, list[str]]:
+        # The state machine records each email it sends just after sending it, so emails
+        # landing meanwhile are not counted: only status changes and people's actions.
+        return status(reference), [e.what for e in store().history(reference)
+                                   if not e.what.startswith("email_sent")]
+
+    before = acted()
     for _ in range(2):
         assert client.http.get(path).status_code == 200
-    assert (status(reference), [e.what for e in store().history(reference)]) == before
+    assert acted() == before
     return path
 
 
 def test_fast_track_referral_from_submission_to_closure(api: Any, client: Any) -> None:
     reference = api(make_referral(total_pence=12000)).json_body["reference"]
+    wait_for_status(reference, "awaiting_sign_off")
     opened_twice_changes_nothing(client, reference, REFERRER, "received", "withdraw")
     done = sign_off(client, REFERRER)
     assert done.status_code == 200, body(done)
@@ -548,11 +556,11 @@ def test_a_review_not_done_is_reminded_escalated_and_still_reminded_until_done(
     accept_agreement(client, REFERRER)
     release(client)
     wait_for_email(REFERRER, "6-week review")
-    escalated = wait_for_email(ADVISORS, "Escalated", timeout=30)
-    assert "6-week review" in escalated.subject and "stays open" in escalated.text
+    escalated = wait_for_email(ADVISORS, "waiting for the 6-week review", timeout=30)
+    assert escalated.subject.startswith("Escalated") and "stays open" in escalated.text
     # Past the escalation it does not expire and does not fall silent: the referrer is still
     # reminded, each reminder with a working link.
-    third = wait_for_email(REFERRER, "Reminder", count=3, timeout=30)
+    third = wait_for_email(REFERRER, "is waiting for the 6-week review", count=3, timeout=30)
     assert status(reference) == "funds_released"
     response = post_form(client, link_path(third, "review"),
                          {"bought": "yes", "goals.0.progress": "achieved", "receipts": "yes",
@@ -569,8 +577,8 @@ def test_an_agreement_never_accepted_expires_after_reminders_and_escalation(
     reference = api(make_referral()).json_body["reference"]
     sign_off(client, REFERRER)
     wait_for_email(REFERRER, "agreement")
-    escalated = wait_for_email(ADVISORS, "Escalated", timeout=30)
-    assert "will expire" in escalated.text
+    escalated = wait_for_email(ADVISORS, "waiting for the person's acceptance", timeout=30)
+    assert escalated.subject.startswith("Escalated") and "will expire" in escalated.text
     expired = wait_for_email(REFERRER, "has expired", timeout=30)
     assert "agreement" in expired.text
     assert wait_for_execution(reference)["status"] == "SUCCEEDED"
