@@ -209,19 +209,14 @@ def _open(action: str, link_id: str) -> Opened:
     return Opened(link, store, stored, referral, settings)
 
 
-@dataclass(frozen=True)
-class DecidedFlags:
-    flags: list[Any]
-
-
 def decided_flags(stored: StoredReferral, referral: Referral,
-                  settings: Settings) -> DecidedFlags:
+                  settings: Settings) -> list[dict[str, Any]]:
     """The flags intake recorded (what the approvers were asked to decide on), so a later
     change to the funding rules does not change what a referral's pages say; worked out
     afresh only for a referral not yet through intake."""
     if stored.tier is not None:
-        return DecidedFlags(list(stored.flags))
-    return DecidedFlags([flag.as_dict() for flag in sign_off(referral, settings).flags])
+        return list(stored.flags)
+    return [flag.as_dict() for flag in sign_off(referral, settings).flags]
 
 
 def _context(opened: Opened) -> dict[str, Any]:
@@ -232,7 +227,7 @@ def _context(opened: Opened) -> dict[str, Any]:
         "reference": stored.reference,
         "referral": referral,
         "stored": stored,
-        "decision": decided_flags(stored, referral, opened.settings),
+        "flags": decided_flags(stored, referral, opened.settings),
         # The referrer signing off their own request reads "your sign-off".
         "step": opened.link.step,
         "step_label": "your sign-off" if opened.link.step == "referrer" else

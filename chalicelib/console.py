@@ -19,6 +19,7 @@ from chalice import Response
 from chalicelib import aws, pathway
 from chalicelib.config import Settings, get_settings
 from chalicelib.errors import FieldError
+from chalicelib.intake import never_started, restart
 from chalicelib.staff import StaffSession, require_staff
 from chalicelib.store import (
     VIEW_INDEXES,
@@ -241,10 +242,10 @@ def _case_page(session: StaffSession, store: ReferralStore, stored: StoredReferr
     return page(
         "staff/case.html", status=status, session=session, title=stored.reference,
         stored=stored, referral=referral,
-        decision=decided_flags(stored, referral, settings) if referral else None,
+        flags=decided_flags(stored, referral, settings) if referral else [],
         history=history, emails=store.emails_sent(stored.reference),
         step=step, step_label=pathway.STEP_LABELS.get(step or "", ""), waits_for=waits_for,
-        actions=available_actions(stored, step, _never_started(store, stored)),
+        actions=available_actions(stored, step, never_started(store, stored)),
         status_labels=pathway.STATUS_LABELS,
         labels=form.LABELS, ethnicities=form.ETHNICITY_LABELS, form_budget=form.BUDGET_MANAGEMENT,
         message=message, problem=problem, errors=errors or [], now=now_iso(),
@@ -259,7 +260,7 @@ def act(request: Any, reference: str, action: str) -> Response:
         return opened
     session, settings, store, stored = opened
     step, _ = waiting_for(stored, settings)
-    if action not in available_actions(stored, step, _never_started(store, stored)):
+    if action not in available_actions(stored, step, never_started(store, stored)):
         return _case_page(session, store, stored, settings, status=409,
                           problem="That cannot be done at this stage of the referral. The page "
                                   "shows what can be done now.")
@@ -275,12 +276,6 @@ def act(request: Any, reference: str, action: str) -> Response:
         return _case_page(session, store, stored, settings, status=422, errors=errors,
                           values=session.form)
     return redirect(f"/staff/referrals/{stored.reference}?done={action}")
-
-
-def _never_started(store: ReferralStore, stored: StoredReferral) -> bool:
-    from chalicelib.intake import never_started
-
-    return never_started(store, stored)
 
 
 def _text(posted: dict[str, str], name: str, message: str,
@@ -323,8 +318,6 @@ def perform(action: str, session: StaffSession, store: ReferralStore, stored: St
     elif action == "resend":
         resend(store, stored, step or "", actor, settings)
     elif action == "start":
-        from chalicelib.intake import restart
-
         restart(store, stored, actor, settings)
     elif action == "withdraw":
         reason = _text(posted, "withdraw_reason", "Enter why the referral is being withdrawn",

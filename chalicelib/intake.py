@@ -79,20 +79,9 @@ def _start(referrals: ReferralStore, reference: str, settings: Settings) -> str:
             what=START_FAILED,
             detail={"error": type(exc).__name__},
         )
-        _alert_advisors(referrals, reference, settings)
+        from chalicelib.notices import alert_advisors
+
+        alert_advisors(referrals, reference, settings)
         return "needs_attention"
     return "submitted"
 
-
-def _alert_advisors(referrals: ReferralStore, reference: str, settings: Settings) -> None:
-    from chalicelib.notices import Notifier
-
-    stored = referrals.get(reference)
-    try:
-        Notifier(referrals, settings).send("needs_attention", stored,
-                                           list(settings.advisor_emails),
-                                           notice=stored.updated_at)
-    except Exception as exc:  # the worklist shows it as needing attention all the same
-        log.exception("could not email the advisors about %s", reference)
-        referrals.add_event(reference, "advisor_alert_failed", "system",
-                            {"error": type(exc).__name__})

@@ -7,6 +7,7 @@ never sends it twice; `notice` is the time the state machine entered the state t
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ ACTION_FOR_STEP = {
     "closure": "closure",
 }
 WITHDRAW_LINK_DAYS = 366
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,19 @@ class Notifier:
             self.store.record_email(stored.reference, key, address, email.subject, message_id)
             sent.append(address)
         return sent
+
+
+def alert_advisors(store: ReferralStore, reference: str, settings: Settings) -> None:
+    """Tell the advisors a referral needs attention. If even that fails, record it: the
+    staff worklist shows the referral as needing attention all the same."""
+    stored = store.get(reference)
+    try:
+        Notifier(store, settings).send("needs_attention", stored, list(settings.advisor_emails),
+                                       notice=stored.updated_at)
+    except Exception as exc:
+        log.exception("could not email the advisors about %s", reference)
+        store.add_event(reference, "advisor_alert_failed", "system",
+                        {"error": type(exc).__name__})
 
 
 def _step_label(step: str | None) -> str:

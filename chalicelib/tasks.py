@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -16,7 +15,13 @@ from typing import Any
 
 from chalicelib import aws, mail, pathway
 from chalicelib.config import Settings, get_settings
-from chalicelib.notices import ACTION_FOR_STEP, WITHDRAW_LINK_DAYS, Notifier, recipients
+from chalicelib.notices import (
+    ACTION_FOR_STEP,
+    WITHDRAW_LINK_DAYS,
+    Notifier,
+    alert_advisors,
+    recipients,
+)
 from chalicelib.referral import Referral, load_stored, sign_off
 from chalicelib.store import (
     ReferralStore,
@@ -24,8 +29,6 @@ from chalicelib.store import (
     TransitionRefused,
     intake_index_fields,
 )
-
-log = logging.getLogger(__name__)
 
 SYSTEM = "system"
 # Steps that end the referral when nobody answers; the rest keep waiting after escalation.
@@ -308,14 +311,7 @@ def mark_needs_attention(event: dict[str, Any], settings: Settings) -> dict[str,
             detail={"error": str(error.get("Error", ""))[:200],
                     "cause": str(error.get("Cause", ""))[:1000]},
         )
-    stored = referrals.get(event["referral_id"])
-    try:
-        Notifier(referrals, settings).send("needs_attention", stored,
-                                           list(settings.advisor_emails), notice=stored.updated_at)
-    except Exception as exc:  # the referral is marked; the staff worklist still shows it
-        log.exception("could not email the advisors about %s", stored.reference)
-        referrals.add_event(stored.reference, "advisor_alert_failed", SYSTEM,
-                            {"error": type(exc).__name__})
+    alert_advisors(referrals, event["referral_id"], settings)
     return {"status": "needs_attention"}
 
 
