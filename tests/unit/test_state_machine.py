@@ -81,3 +81,37 @@ def test_every_next_state_exists() -> None:
                 check(state.get("ItemProcessor") or state["Iterator"])
 
     check(definition())
+
+
+def test_the_committed_definition_is_what_the_builder_writes() -> None:
+    """infra/pathway.asl.json is written by infra/pathway.py (`make asl`): edit the builder."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pathway_builder",
+                                                  ASL.parent / "pathway.py")
+    assert spec is not None and spec.loader is not None
+    builder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(builder)
+    assert builder.text() == ASL.read_text(encoding="utf-8"), \
+        "infra/pathway.asl.json is out of date: run `make asl`"
+
+
+def test_every_ask_reminds_and_routes_the_same_way() -> None:
+    """Each person's step is one shape: request, wait (a timeout reminds), remind (then back to
+    the wait, or expire), route the answer; and every one retries with the one policy."""
+    machine = definition()
+    inner = machine["States"]["SignOff"]["ItemProcessor"]["States"]
+    everything = {**machine["States"], **inner}
+    asks = [name[len("Await"):] for name in everything if name.startswith("Await")]
+    assert sorted(asks) == ["Agreement", "Closure", "Decision", "Information", "Release",
+                            "Review"]
+    for name in asks:
+        wait = everything[f"Await{name}"]
+        assert wait["Next"] == f"Route{name}"
+        assert wait["Catch"][0]["Next"] == f"Remind{name}"
+        assert everything[f"Remind{name}"]["Next"] == f"After{name}Reminder"
+        assert everything[f"After{name}Reminder"]["Default"] == f"Await{name}"
+        assert everything[f"Request{name}"]["Next"] == f"Await{name}"
+    retries = {json.dumps(s["Retry"]) for _, s, _ in states(machine)
+               if s["Type"] == "Task" and s is not machine["States"]["NeedsAttention"]}
+    assert len(retries) == 1
