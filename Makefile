@@ -3,7 +3,8 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# Python 3.13, the Lambda runtime: on PATH, or pyenv's (scripts/find-python). PYTHON=... to choose.
+PYTHON ?= $(shell scripts/find-python)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
@@ -12,18 +13,26 @@ PORT ?= 8000
 STAGE ?= dev
 OUT := out
 
-.PHONY: help run test package deploy clean bench screens browser
+.PHONY: help run test check lint package deploy clean bench screens browser asl
 
 help:
 	@echo "make run      run the whole system locally on http://$(HOST):$(PORT) (no AWS account needed)"
 	@echo "make test     run the whole test suite"
+	@echo "make check    the fast tier to run while working: lint, types, unit, use cases, HTTP"
 	@echo "make package  build the CloudFormation template and Lambda zip in $(OUT)/ for STAGE=$(STAGE)"
 	@echo "make deploy   package and deploy to your AWS account (see README)"
 	@echo "make bench    measure speed, cost, scale and size; writes docs/PERFORMANCE.md"
 	@echo "make screens  screenshots of each page under docs/screens/"
 
 $(STAMP): requirements.txt requirements-dev.txt
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is needed (it is the Lambda runtime): set PYTHON=/path/to/python3.11")'
+	@if [ -z "$(PYTHON)" ]; then \
+	  echo "ERROR: Python 3.13 is needed (it is the Lambda runtime) and none was found on PATH or" >&2; \
+	  echo "under pyenv. Install it (e.g. 'pyenv install 3.13', 'apt install python3.13' or" >&2; \
+	  echo "python.org), or set PYTHON=/path/to/python3.13." >&2; exit 1; fi
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 13) else "Python 3.13 is needed (it is the Lambda runtime): set PYTHON=/path/to/python3.13")'
+	@# A virtual environment of another Python (an older checkout's) is made again.
+	@if [ -x $(PY) ] && ! $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))'; then \
+	  rm -rf $(VENV); fi
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
@@ -33,9 +42,24 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)
 	$(PY) -m devstack.run --host $(HOST) --port $(PORT)
 
-test: $(STAMP) browser
+# Lint and types: ruff (with its complexity rule) and mypy over the code and its tools.
+lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+# The whole suite: everything `check` runs, and the slower proofs (moto executing the state
+# machine, generated and hostile requests, the browser journeys, the package, `make run`).
+test: lint browser
 	$(PY) -m pytest
+
+# The fast tier, to run while working (under 3 minutes): no browser, no package, no
+# generated-request fuzzing, no long pathway walks.
+check: lint
+	$(PY) -m pytest tests/unit tests/usecases tests/contract tests/http
+
+# Write infra/pathway.asl.json again from its builder, infra/pathway.py.
+asl: $(STAMP)
+	$(PY) infra/pathway.py
 
 # The browser tests drive Debian's Chromium (never a downloaded browser). Installed here when
 # missing and we are root; otherwise the browser tests fail saying how to install it.

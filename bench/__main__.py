@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     # moto logs a stopped execution's abandoned Map iteration as an error: not ours to show.
     logging.getLogger("moto").setLevel(logging.CRITICAL)
 
-    from bench import coldstart, cost, intake, report, scale, size
+    from bench import ROOT, coldstart, cost, intake, report, scale, size
     from bench.awscalls import CallCounter
 
     results = report.Results(started=datetime.now(UTC), quick=args.quick, load_before=_load())
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(report.table(results))
     output = args.output or (report.DOC if not args.quick
-                             else report.ROOT / "build" / "PERFORMANCE-quick.md")
+                             else ROOT / "build" / "PERFORMANCE-quick.md")
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(report.markdown(results), encoding="utf-8")
     print(f"\nwrote {output} ({results.runtime_s / 60:.1f} minutes)", flush=True)

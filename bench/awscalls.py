@@ -76,7 +76,7 @@ def _stored(table: str, key: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     """The size of an item as moto holds it now (0 when absent), and what each global secondary
     index holds of it (its keys and projected attributes; absent: not in that index)."""
     try:
-        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.core.models import DEFAULT_ACCOUNT_ID
         from moto.dynamodb.models import dynamodb_backends
 
         item = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].get_item(table, key)
@@ -89,8 +89,9 @@ def _stored(table: str, key: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 
 
 def _index_images(attrs: dict[str, Any]) -> dict[str, Any]:
-    """Per index of the app's table (chalicelib.store.table_definition): the index entry this
-    item makes, or nothing when it lacks the index's keys (a sparse index)."""
+    """Per index of the app's table (`table_definition` in chalicelib/adapters/dynamo/items.py):
+    the index entry this item makes, or nothing when it lacks the index's keys (a sparse
+    index)."""
     images = {}
     for index in _indexes():
         keys = [k["AttributeName"] for k in index["KeySchema"]]
@@ -105,9 +106,10 @@ def _index_images(attrs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _indexes() -> list[dict[str, Any]]:
-    from chalicelib.store import table_definition
+    from chalicelib.adapters.dynamo import table_definition
 
-    return table_definition("t").get("GlobalSecondaryIndexes", [])
+    indexes: list[dict[str, Any]] = table_definition("t").get("GlobalSecondaryIndexes", [])
+    return indexes
 
 
 def index_write_units(before: dict[str, Any], after: dict[str, Any]) -> int:

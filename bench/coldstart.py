@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from bench import ROOT
 
@@ -50,8 +51,9 @@ response = app.app(event, Context())
 handled = time.perf_counter()
 import json, sys
 assert response["statusCode"] == 200, response
-watched = ("chalicelib.referral", "chalicelib.intake", "chalicelib.rules", "email_validator",
-           "pydantic", "jinja2", "boto3", "botocore")
+watched = ("chalicelib.domain.referral", "chalicelib.intake.submission",
+           "chalicelib.domain.funding", "email_validator", "pydantic", "jinja2", "boto3",
+           "botocore")
 print(json.dumps({"import_s": imported - started, "handler_s": handled - imported,
                   "body_bytes": len(response["body"]), "boto3_loaded": "boto3" in sys.modules,
                   "loaded": [name for name in watched if name in sys.modules]}))
@@ -62,8 +64,9 @@ BOTO3_CHILD = "import boto3"
 # (templates compiled on first use, then rendered) against a second call (rendering only).
 BREAKDOWN_CHILD = APP_CHILD.replace(
     "response = app.app(event, Context())\nhandled = time.perf_counter()",
-    "import chalicelib.pages\npages = time.perf_counter()\n"
-    "from chalicelib.config import get_settings\nfrom chalicelib.render import environment\n"
+    "import chalicelib.intake.pages\npages = time.perf_counter()\n"
+    "from chalicelib.config import get_settings\n"
+    "from chalicelib.web.render import environment\n"
     "get_settings(); environment()\nready = time.perf_counter()\n"
     "response = app.app(event, Context())\nfirst = time.perf_counter()\n"
     "app.app(event, Context())\nhandled = time.perf_counter()",
@@ -107,7 +110,7 @@ class ColdStart:
     runs: int
     app_s: list[float]
     boto3_s: list[float]
-    inside: list[dict[str, float]]
+    inside: list[dict[str, Any]]  # seconds by step, and the modules `loaded`
     top_imports: list[tuple[str, float]]  # (module, cumulative seconds) of the app's import
     breakdown: dict[str, float]  # medians: the first request's parts
 
@@ -124,12 +127,13 @@ class ColdStart:
         return self.app_median / self.boto3_median
 
     def inside_median(self, name: str) -> float:
-        return statistics.median(run[name] for run in self.inside)
+        return float(statistics.median(run[name] for run in self.inside))
 
 
-WATCHED = ("chalice", "jinja2", "chalicelib.web", "chalicelib.pages", "chalicelib.form",
-           "chalicelib.referral", "chalicelib.rules", "chalicelib.config", "pydantic",
-           "email_validator", "chalicelib.intake", "chalicelib.store", "importlib.metadata",
+WATCHED = ("chalice", "jinja2", "chalicelib.web.responses", "chalicelib.intake.pages",
+           "chalicelib.intake.form", "chalicelib.domain.referral", "chalicelib.domain.funding",
+           "chalicelib.config", "chalicelib.bootstrap", "pydantic", "email_validator",
+           "chalicelib.intake.submission", "chalicelib.adapters.dynamo", "importlib.metadata",
            "boto3")
 
 

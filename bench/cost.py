@@ -56,8 +56,8 @@ def per_thousand(journey: Journey, cold_start_s: float) -> Cost:
     def lambda_cost(scale: float, extra: float) -> float:
         gb_s = (_billed_seconds(http_s, scale, extra) * api_gb
                 + _billed_seconds(journey.pathway_s, scale, extra) * pathway_gb)
-        return (invocations * p["lambda"]["requests_per_million"] / 1e6
-                + gb_s * p["lambda"]["gb_second_x86"])
+        return float(invocations * p["lambda"]["requests_per_million"] / 1e6
+                     + gb_s * p["lambda"]["gb_second_x86"])
 
     gb_s = (_billed_seconds(http_s) * api_gb + _billed_seconds(journey.pathway_s) * pathway_gb)
     tally = journey.tally
@@ -116,7 +116,7 @@ def scheduled_per_month(memory_mb: int, seconds: float = 1.0, runs: int = 31) ->
     compute = runs * (p["lambda"]["requests_per_million"] / 1e6
                       + seconds * memory_mb / 1024 * p["lambda"]["gb_second_x86"])
     reads = runs * 4 * 0.5 * p["dynamodb"]["read_request_units_per_million"] / 1e6
-    return compute + reads
+    return float(compute + reads)
 ALWAYS_ON_MARKERS = ("ProvisionedConcurrencyConfig", "CacheClusterEnabled\": true",
                      "ProvisionedThroughput", "\"NatGateway", "AWS::EC2::", "AWS::RDS::",
                      "AWS::ElastiCache::", "AWS::KMS::Key")
@@ -134,4 +134,4 @@ def idle(resources: list[tuple[str, str]], template_text: str) -> tuple[list[tup
 def storage_per_thousand_month(bytes_per_referral: float) -> float:
     p = prices()["dynamodb"]
     gb = 1000 * bytes_per_referral / 1e9
-    return gb * (p["storage_gb_month"] + p["pitr_gb_month"])
+    return float(gb * (p["storage_gb_month"] + p["pitr_gb_month"]))

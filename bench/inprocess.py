@@ -12,7 +12,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from bench import ROOT
-from devstack.polling import wait_for  # noqa: F401  (re-exported for bench modules)
+from devstack.polling import wait_for
+
+__all__ = ["TimedHandler", "http_client", "moto_stack", "wait_for"]
 
 PUBLIC_BASE_URL = "http://testserver"
 
@@ -63,16 +65,13 @@ def moto_stack(handler: Callable[..., Any],
     import boto3
     from moto import mock_aws
 
-    from chalicelib import aws
-    from chalicelib.config import get_settings
     from devstack import lambdas, stack
 
     with mock_aws(config=stack.MOTO_CONFIG):
         boto3.setup_default_session()
         if hook is not None:
             hook(boto3.DEFAULT_SESSION)
-        aws.reset()
-        get_settings.cache_clear()
+        stack.forget_settings_and_clients()
         created = stack.create(handler)
         try:
             yield created
@@ -80,8 +79,7 @@ def moto_stack(handler: Callable[..., Any],
             with contextlib.suppress(Exception):
                 stack.stop_executions(created.state_machine_arn)
             lambdas.uninstall()
-            aws.reset()
-            get_settings.cache_clear()
+            stack.forget_settings_and_clients()
 
 
 @contextlib.contextmanager

@@ -17,7 +17,7 @@ import secrets
 import statistics
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,11 +64,11 @@ def _bare(ddb: Any, sfn: Any, table: str, machine: str, answers: str, total: int
           email: str, reference: str, now: str, borough: str, nhs_number: str) -> None:
     """What intake has to do, and nothing else: the same transaction shape (the referral with
     its index keys, and its first event), then the start."""
-    from chalicelib.store import (
+    from chalicelib.adapters.dynamo.items import (
         ALL_INDEX,
         BOROUGH_INDEX,
         PERSON_INDEX,
-        _index_entry,
+        index_entry,
         person_partition,
     )
 
@@ -79,9 +79,9 @@ def _bare(ddb: Any, sfn: Any, table: str, machine: str, answers: str, total: int
             "Item": {
                 "pk": pk, "sk": {"S": "REFERRAL"},
                 "gsi1pk": {"S": "STATUS#submitted"}, "gsi1sk": {"S": f"{now}#{reference}"},
-                **_index_entry(ALL_INDEX, "REFERRALS", now, reference),
-                **_index_entry(BOROUGH_INDEX, f"BOROUGH#{borough}", now, reference),
-                **_index_entry(PERSON_INDEX, person_partition(nhs_number), now, reference),
+                **index_entry(ALL_INDEX, "REFERRALS", now, reference),
+                **index_entry(BOROUGH_INDEX, f"BOROUGH#{borough}", now, reference),
+                **index_entry(PERSON_INDEX, person_partition(nhs_number), now, reference),
                 "reference": {"S": reference}, "status": {"S": "submitted"},
                 "created_at": {"S": now}, "updated_at": {"S": now},
                 "answers": {"S": answers}, "total_pence": {"N": str(total)},
@@ -126,11 +126,38 @@ def _parse_definition_once() -> Iterator[None]:
         ExecutionWorker._get_evaluation_entrypoint = original  # type: ignore[method-assign]
 
 
+def _settle(handler: TimedHandler, store: Any, sfn: Any, machine: str, reference: str,
+            threads: int, empty: Callable[[], None]) -> bool:
+    """Untimed: let the execution reach the referrer's sign-off wait (four pathway invocations:
+    intake, acknowledgement, request, await), then stop it and release its waiting task, so no
+    background work overlaps the next timed call. False if it did not get there in time."""
+    from chalicelib.adapters.stepfunctions import execution_arn
+
+    try:
+        wait_for(lambda: len(handler.durations) >= SETTLE_AFTER, timeout=15, interval=0.005)
+        settled = True
+    except TimeoutError:
+        settled = False
+    handler.take()
+    token = store.task_token(reference, "referrer")
+    with contextlib.suppress(Exception):
+        sfn.stop_execution(executionArn=execution_arn(machine, reference))
+    if token:
+        with contextlib.suppress(Exception):
+            sfn.send_task_failure(taskToken=token, error="BenchmarkStop")
+    with contextlib.suppress(TimeoutError):
+        wait_for(lambda: threading.active_count() <= threads, timeout=5, interval=0.005)
+    empty()
+    return settled
+
+
 def measure(runs: int = 200, warmup: int = 10) -> Intake:
-    from chalicelib import aws, rules, workflow
+    from chalicelib.adapters import aws
+    from chalicelib.adapters.dynamo import DynamoStore
     from chalicelib.config import get_settings
-    from chalicelib.referral import validate_referral
-    from chalicelib.store import ReferralStore, now_iso
+    from chalicelib.domain.dates import now_iso
+    from chalicelib.domain.identifiers import new_reference
+    from chalicelib.domain.validation import validate_referral
     from devstack.example import make_referral
 
     api_s: list[float] = []
@@ -146,7 +173,7 @@ def measure(runs: int = 200, warmup: int = 10) -> Intake:
         assert not isinstance(referral, list), referral
         answers = referral.model_dump_json()
         ddb, sfn = aws.client("dynamodb"), aws.client("stepfunctions")
-        store = ReferralStore(ddb, settings.table_name)
+        store = DynamoStore(ddb, settings.table_name).referrals
         headers = {"Content-Type": "application/json"}
 
         def api() -> str:
@@ -159,7 +186,7 @@ def measure(runs: int = 200, warmup: int = 10) -> Intake:
             return str(response.json_body["reference"])
 
         def bare() -> str:
-            reference = rules.new_reference()
+            reference = new_reference()
             now = now_iso()
             started = time.perf_counter()
             _bare(ddb, sfn, settings.table_name, stack.state_machine_arn, answers,
@@ -169,26 +196,8 @@ def measure(runs: int = 200, warmup: int = 10) -> Intake:
             return reference
 
         def settle(reference: str) -> bool:
-            """Untimed: let the execution reach the referrer's sign-off wait (four pathway
-            invocations: intake, acknowledgement, request, await), then stop it and release
-            its waiting task, so no background work overlaps the next timed call."""
-            try:
-                wait_for(lambda: len(handler.durations) >= SETTLE_AFTER, timeout=15, interval=0.005)
-                settled = True
-            except TimeoutError:
-                settled = False
-            handler.take()
-            token = store.task_token(reference, "referrer")
-            arn = workflow.execution_arn(stack.state_machine_arn, reference)
-            with contextlib.suppress(Exception):
-                sfn.stop_execution(executionArn=arn)
-            if token:
-                with contextlib.suppress(Exception):
-                    sfn.send_task_failure(taskToken=token, error="BenchmarkStop")
-            with contextlib.suppress(TimeoutError):
-                wait_for(lambda: threading.active_count() <= threads, timeout=5, interval=0.005)
-            _empty(ddb, settings.table_name)
-            return settled
+            return _settle(handler, store, sfn, stack.state_machine_arn, reference, threads,
+                           lambda: _empty(ddb, settings.table_name))
 
         threads = threading.active_count()
         for index in range(warmup + runs):

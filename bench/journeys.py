@@ -112,7 +112,7 @@ def _table_bytes() -> int:
     """Storage DynamoDB would bill for the table now: each item's size plus 100 bytes, and a
     status-index entry (keys, the worklist's columns, plus 100 bytes; approximated by the keys
     plus 100 bytes) for each item in the status index."""
-    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.models import DEFAULT_ACCOUNT_ID
     from moto.dynamodb.models import dynamodb_backends
 
     from chalicelib.config import get_settings
@@ -130,11 +130,12 @@ def _table_bytes() -> int:
 
 def _execution(reference: str) -> tuple[str, int]:
     """The execution's status and its state transitions (StateEntered events, as AWS bills)."""
-    from chalicelib import aws, workflow
+    from chalicelib.adapters import aws
+    from chalicelib.adapters.stepfunctions import execution_arn
     from chalicelib.config import get_settings
 
     sfn = aws.client("stepfunctions")
-    arn = workflow.execution_arn(get_settings().state_machine_arn, reference)
+    arn = execution_arn(get_settings().state_machine_arn, reference)
 
     def finished() -> str | None:
         status = sfn.describe_execution(executionArn=arn)["status"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -92,15 +93,17 @@ def _load(client: Any, start: int, count: int, answers: str, epoch: datetime) ->
     """Referral-shaped items with the index keys intake and the steps give them, 25 to a
     BatchWriteItem: status, all, borough, tier, flagged (one in ten) and, for the newest in a
     waiting status, waiting (due a reminder period after submission)."""
-    from chalicelib.store import (
+    from chalicelib.adapters.dynamo.items import (
         ALL_INDEX,
         BOROUGH_INDEX,
         FLAGGED_INDEX,
         TIER_INDEX,
         WAITING_INDEX,
-        _index_entry,
-        _referral_key,
-        _status_index,
+        index_entry,
+        referral_key,
+        s,
+        sort_key,
+        status_partition,
     )
 
     per_status: dict[str, int] = {}
@@ -112,21 +115,21 @@ def _load(client: Any, start: int, count: int, answers: str, epoch: datetime) ->
         reference = _reference(index)
         created = _created(epoch, index)
         item = {
-            **_referral_key(reference),
-            **_status_index(status, created, reference),
-            **_index_entry(ALL_INDEX, "REFERRALS", created, reference),
-            **_index_entry(BOROUGH_INDEX, f"BOROUGH#{BOROUGHS[index % 3]}", created, reference),
-            **_index_entry(TIER_INDEX, f"TIER#{TIERS[index % len(TIERS)]}", created, reference),
+            **referral_key(reference),
+            "gsi1pk": s(status_partition(status)), "gsi1sk": s(sort_key(created, reference)),
+            **index_entry(ALL_INDEX, "REFERRALS", created, reference),
+            **index_entry(BOROUGH_INDEX, f"BOROUGH#{BOROUGHS[index % 3]}", created, reference),
+            **index_entry(TIER_INDEX, f"TIER#{TIERS[index % len(TIERS)]}", created, reference),
             "reference": {"S": reference}, "status": {"S": status},
             "created_at": {"S": created}, "updated_at": {"S": created},
             "answers": {"S": answers}, "total_pence": {"N": "12000"},
             "referrer_email": {"S": "sam.okafor@nhs.net"}, "tier": {"S": TIERS[index % 10]},
         }
         if index % 10 == 3:
-            item.update(_index_entry(FLAGGED_INDEX, "FLAGGED", created, reference))
+            item.update(index_entry(FLAGGED_INDEX, "FLAGGED", created, reference))
         when = epoch + SPACING * index
         if status in WAITING_STATUSES and newest - when < WAITING_WINDOW:
-            item.update(_index_entry(WAITING_INDEX, "WAITING", created, reference))
+            item.update(index_entry(WAITING_INDEX, "WAITING", created, reference))
             item["due_at"] = {"S": _iso(when + REMINDER_AFTER)}
             item["waiting_step"] = {"S": "sign_off"}
         batch.append({"PutRequest": {"Item": item}})
@@ -146,7 +149,7 @@ def _reference(index: int) -> str:
 def _stop_waiting(client: Any, now: datetime) -> None:
     """Referrals loaded earlier whose waits are over by `now` (they expired or moved on) leave
     the waiting index, as the status change that ends a wait takes them off it."""
-    from chalicelib.store import WAITING_INDEX
+    from chalicelib.adapters.dynamo.items import WAITING_INDEX
 
     kwargs: dict[str, Any] = {
         "TableName": TABLE, "IndexName": WAITING_INDEX,
@@ -172,21 +175,22 @@ def _write(client: Any, batch: list[dict[str, Any]]) -> None:
 
 
 def _read_page(client: Any, stored: int, status: str, in_status: int,
-               start_key: dict[str, Any] | None = None) -> tuple[PageRead, Any]:
-    from chalicelib.store import ReferralStore
+               after: str | None = None) -> tuple[PageRead, str | None]:
+    from chalicelib.adapters.dynamo import DynamoStore
+    from chalicelib.domain.records import View
 
-    store = ReferralStore(client, TABLE)
-    page = store.list_by_status(status, limit=PAGE, start_key=start_key)
+    store = DynamoStore(client, TABLE).referrals
+    page = store.page(View("status", status), PAGE, after)
     # Read units: what the query read from the KEYS_ONLY index (always eventually consistent),
     # then each referral item fetched by strongly consistent BatchGetItem.
     index_bytes = sum(
         item_size({"pk": {"S": f"REFERRAL#{r.reference}"}, "sk": {"S": "REFERRAL"},
                    "gsi1pk": {"S": f"STATUS#{status}"},
                    "gsi1sk": {"S": f"{r.created_at}#{r.reference}"}})
-        for r in page.referrals
+        for r in page.rows
     )
     return _page_read(client, stored, status, in_status, page,
-                      read_units(index_bytes, consistent=False)), page.next_key
+                      read_units(index_bytes, consistent=False)), page.next_page
 
 
 def _page_read(client: Any, stored: int, label: str, in_view: int, page: Any,
@@ -194,15 +198,15 @@ def _page_read(client: Any, stored: int, label: str, in_view: int, page: Any,
     """What reading `page` cost: its index read units plus each referral item on it read by
     key, strongly consistent (read units are charged on the whole item)."""
     rru = index_rru
-    for referral in page.referrals:
+    for referral in page.rows:
         item = client.get_item(TableName=TABLE, Key={"pk": {"S": f"REFERRAL#{referral.reference}"},
                                                      "sk": {"S": "REFERRAL"}})["Item"]
         rru += read_units(item_size(item), consistent=True)
-    created = [r.created_at for r in page.referrals]
+    created = [r.created_at for r in page.rows]
     return PageRead(
-        stored=stored, status=label, in_status=in_view, returned=len(page.referrals),
+        stored=stored, status=label, in_status=in_view, returned=len(page.rows),
         scanned_count=page.scanned_count, keys_fetched=page.keys_fetched,
-        next_key=page.next_key is not None,
+        next_key=page.next_page is not None,
         newest_first=created == sorted(created, reverse=True), rru=rru)
 
 
@@ -211,10 +215,11 @@ def _read_view(client: Any, stored: int, view: str, value: str, in_view: int,
     """The first page of another worklist view: a Query on the view's KEYS_ONLY index (for
     overdue, filtered by due time), then the page's referrals by key (BatchGetItem; read units
     are charged on each whole item, whatever the projection)."""
-    from chalicelib.store import ReferralStore
+    from chalicelib.adapters.dynamo import DynamoStore
+    from chalicelib.domain.records import View
 
-    store = ReferralStore(client, TABLE)
-    page = store.list_view(view, value, limit=PAGE, now=_iso(now))
+    store = DynamoStore(client, TABLE).referrals
+    page = store.page(View(view, value), PAGE, now=_iso(now))
     entry = 4 * 40  # pk, sk and the index's two keys: about 40 bytes each
     return _page_read(client, stored, f"{view}:{value}" if value else view, in_view, page,
                       read_units(entry * page.scanned_count, consistent=False))
@@ -222,7 +227,7 @@ def _read_view(client: Any, stored: int, view: str, value: str, in_view: int,
 
 def _in_view(client: Any, size: int, view: str, now: datetime) -> int:
     """How many referrals the view holds (counted from the load's rules; overdue by a query)."""
-    from chalicelib.store import WAITING_INDEX
+    from chalicelib.adapters.dynamo.items import WAITING_INDEX
 
     if view == "overdue":
         return int(client.query(
@@ -230,9 +235,10 @@ def _in_view(client: Any, size: int, view: str, now: datetime) -> int:
             KeyConditionExpression=f"{WAITING_INDEX}pk = :w", FilterExpression="due_at < :now",
             ExpressionAttributeValues={":w": {"S": "WAITING"}, ":now": {"S": _iso(now)}},
         )["Count"])
-    test = {"all": lambda i: True, "borough": lambda i: BOROUGHS[i % 3] == "newham",
-            "tier": lambda i: TIERS[i % len(TIERS)] == "manager",
-            "flagged": lambda i: i % 10 == 3}[view]
+    tests: dict[str, Callable[[int], bool]] = {
+        "all": lambda i: True, "borough": lambda i: BOROUGHS[i % 3] == "newham",
+        "tier": lambda i: TIERS[i % len(TIERS)] == "manager", "flagged": lambda i: i % 10 == 3}
+    test = tests[view]
     return sum(1 for i in range(size) if test(i))
 
 
@@ -240,9 +246,9 @@ def measure() -> Scale:
     import boto3
     from moto import mock_aws
 
+    from chalicelib.adapters.dynamo import table_definition
     from chalicelib.config import get_settings
-    from chalicelib.referral import validate_referral
-    from chalicelib.store import table_definition
+    from chalicelib.domain.validation import validate_referral
     from devstack.example import make_referral
 
     referral = validate_referral(make_referral(total_pence=12000), get_settings())

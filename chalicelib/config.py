@@ -4,11 +4,13 @@ template set per stage.
 A missing or malformed setting stops the function at its first use with a message that names
 the variable, rather than failing later half-way through a referral. Settings are a plain
 dataclass (no pydantic), because every cold start reads them; the funding rules, needed only
-when a referral is checked, are pydantic models in `funding_rules.py`.
+when a referral is checked, are pydantic models (`chalicelib/domain/funding.py`) loaded from
+their file on first use, like the population figures the equality report compares with.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from chalicelib.funding_rules import FundingRules
+    from chalicelib.domain.funding import FundingRules
 
 RULES_FILE = Path(__file__).with_name("funding_rules.json")
 # The population's ethnic groups that equality monitoring compares PHB holders with.
@@ -109,9 +111,33 @@ class Settings:
 
     @property
     def funding_rules(self) -> FundingRules:
-        from chalicelib.funding_rules import load
+        return load_funding_rules(self.funding_rules_file)
 
-        return load(self.funding_rules_file)
+    @property
+    def population(self) -> dict[str, Any]:
+        """The population's shares by broad ethnic group, for equality monitoring."""
+        return load_population(self.population_file)
+
+    @property
+    def tier_labels(self) -> dict[str, str]:
+        """Who signs off each tier, in words, with the thresholds in force."""
+        from chalicelib.domain.codes import tier_labels
+
+        return tier_labels(self.referrer_signoff_below_pence, self.manager_signoff_up_to_pence)
+
+
+@lru_cache(maxsize=4)
+def load_funding_rules(path: str) -> FundingRules:
+    from chalicelib.domain.funding import FundingRules
+
+    return FundingRules.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+@lru_cache(maxsize=4)
+def load_population(path: str) -> dict[str, Any]:
+    from chalicelib.domain.reports import check_population
+
+    return check_population(json.loads(Path(path).read_text(encoding="utf-8")), path)
 
 
 ENV_PREFIX = "PHB_"

@@ -73,6 +73,7 @@ from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core.config import DefaultConfig
 
 __all__ = [
     "DEFAULT_ROLE_NAME",
@@ -92,7 +93,7 @@ Handler = Callable[[Any, "LambdaContext"], Any]
 
 #: mock_aws(config=...) / POST /moto-api/config body enabling real ASL execution
 #: with Docker-less Lambda.
-MOTO_CONFIG: dict[str, Any] = {
+MOTO_CONFIG: DefaultConfig = {
     "stepfunctions": {"execute_state_machine": True},
     "lambda": {"use_docker": False},
 }
@@ -147,7 +148,7 @@ def _header(headers: Any, name: str, default: str) -> str:
         return default
     for key, value in dict(headers).items():
         if key.lower() == name:
-            return value
+            return str(value)
     return default
 
 
@@ -351,7 +352,7 @@ def _dummy_zip() -> bytes:
 
 def _ensure_role(iam_client: Any, role_name: str = DEFAULT_ROLE_NAME) -> str:
     try:
-        return iam_client.get_role(RoleName=role_name)["Role"]["Arn"]
+        return str(iam_client.get_role(RoleName=role_name)["Role"]["Arn"])
     except iam_client.exceptions.NoSuchEntityException:
         pass
     trust = {
@@ -364,9 +365,9 @@ def _ensure_role(iam_client: Any, role_name: str = DEFAULT_ROLE_NAME) -> str:
             }
         ],
     }
-    return iam_client.create_role(
+    return str(iam_client.create_role(
         RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust), Path="/"
-    )["Role"]["Arn"]
+    )["Role"]["Arn"])
 
 
 def create_functions(
@@ -374,7 +375,7 @@ def create_functions(
     iam_client_or_role_arn: Any,
     names: Iterable[str],
     *,
-    runtime: str = "python3.11",
+    runtime: str = "python3.13",
     timeout: int = 30,
     environment: Mapping[str, str] | None = None,
 ) -> dict[str, str]:

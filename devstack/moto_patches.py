@@ -34,7 +34,7 @@ from moto.utilities.docker_utilities import DockerModel
 _original_send_task_failure = StepFunctionResponse.send_task_failure
 
 
-def _send_task_failure(self: StepFunctionResponse) -> EmptyResult:
+def _send_task_failure(self: StepFunctionResponse) -> Any:
     backend = self.stepfunction_backend
     if not isinstance(backend, StepFunctionsParserBackend):  # non-executing backend: no cause arg
         return _original_send_task_failure(self)

@@ -28,7 +28,7 @@ class SentEmail:
 
 
 def _backend() -> Any:
-    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.models import DEFAULT_ACCOUNT_ID
     from moto.ses.models import ses_backends
 
     region = os.environ.get("AWS_DEFAULT_REGION", "eu-west-2")

@@ -82,8 +82,13 @@ def _serve(moto_host: str, moto_port: int, host: str, port: int) -> tuple[Any, A
     )
     urllib.request.urlopen(request, timeout=10).close()
 
-    from chalice import Chalice
+    from chalice.app import Chalice
     from chalice.cli.factory import CLIFactory
+    from chalice.local import ChaliceRequestHandler
+
+    # Chalice's local server writes a response's headers and body in separate sends: with
+    # Nagle's algorithm on, the client's delayed ACK holds every response about 40 ms.
+    ChaliceRequestHandler.disable_nagle_algorithm = True
 
     factory = CLIFactory(project_dir=str(PROJECT))
     config = factory.create_config_obj(chalice_stage_name="local")
@@ -96,8 +101,7 @@ def _serve(moto_host: str, moto_port: int, host: str, port: int) -> tuple[Any, A
 
 
 def _restore(saved: dict[str, str | None]) -> None:
-    from chalicelib import aws
-    from chalicelib.config import get_settings
+    from devstack.stack import forget_settings_and_clients
 
     for name, value in saved.items():
         if value is None:
@@ -105,8 +109,7 @@ def _restore(saved: dict[str, str | None]) -> None:
         else:
             os.environ[name] = value
     time.tzset()
-    aws.reset()
-    get_settings.cache_clear()
+    forget_settings_and_clients()
 
 
 def start(host: str = "127.0.0.1", port: int = 8000,
@@ -114,8 +117,6 @@ def start(host: str = "127.0.0.1", port: int = 8000,
     """Start moto and the app (not yet serving: call serve_forever or serve_in_background)."""
     from moto.server import ThreadedMotoServer
 
-    from chalicelib import aws
-    from chalicelib.config import get_settings
     from devstack import stack
 
     moto_host = "127.0.0.1"
@@ -137,8 +138,7 @@ def start(host: str = "127.0.0.1", port: int = 8000,
     saved = {name: os.environ.get(name) for name in settings}
     os.environ.update(settings)
     time.tzset()
-    aws.reset()
-    get_settings.cache_clear()
+    stack.forget_settings_and_clients()
 
     # moto's server logs every AWS call; the app's own requests are what a developer watches.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -64,12 +64,11 @@ def create(handler: Any) -> Stack:
     Lambda to `handler` (the Chalice app's `pathway` function). Sets PHB_STATE_MACHINE_ARN."""
     import boto3
 
-    from chalicelib import aws, store
-    from chalicelib.config import get_settings
+    from chalicelib.adapters.dynamo import table_definition
 
     moto_patches.apply_all()
     dynamodb = boto3.client("dynamodb", region_name=REGION)
-    dynamodb.create_table(**store.table_definition(TABLE_NAME))
+    dynamodb.create_table(**table_definition(TABLE_NAME))
     dynamodb.update_time_to_live(
         TableName=TABLE_NAME,
         TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
@@ -89,9 +88,20 @@ def create(handler: Any) -> Stack:
         type="STANDARD",
     )["stateMachineArn"]
     os.environ["PHB_STATE_MACHINE_ARN"] = state_machine_arn
+    forget_settings_and_clients()
+    return Stack(TABLE_NAME, state_machine_arn, arns[PATHWAY_FUNCTION])
+
+
+def forget_settings_and_clients() -> None:
+    """Read the settings again and make new AWS clients: the environment or the endpoint
+    changed (a stack started or stopped, a test changed a setting)."""
+    from chalicelib import bootstrap
+    from chalicelib.adapters import aws
+    from chalicelib.config import get_settings
+
     get_settings.cache_clear()
     aws.reset()
-    return Stack(TABLE_NAME, state_machine_arn, arns[PATHWAY_FUNCTION])
+    bootstrap.reset()
 
 
 def stop_executions(state_machine_arn: str) -> None:

@@ -1,7 +1,8 @@
 """Compile every template (the app's and the NHS.UK macros) to Python for the Lambda zip.
 
 Usage: python infra/compile_templates.py vendor/compiled_templates
-Chalice copies vendor/ to the zip's root, where chalicelib/render.py finds `compiled_templates/`.
+Chalice copies vendor/ to the zip's root, where chalicelib/web/render.py finds
+`compiled_templates/`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chalicelib.render import environment
+from chalicelib.web.render import environment
 
 
 def main(target: str) -> None:

@@ -19,7 +19,7 @@
 #   3. copies only the SVG icons the CSS references (+ favicon.svg) flat into static/
 #   4. writes static/NHSUK-FRONTEND-LICENSE.txt (upstream MIT licence)
 # static/ is kept flat and text-only on purpose: app.py serves it via the single-segment
-# route /static/{name} and chalicelib/web.py reads files as UTF-8 text (no favicon.ico).
+# route /static/{name} and chalicelib/web/responses.py reads files as UTF-8 text (no favicon.ico).
 # Requires: npm, node, tar, gzip.
 set -euo pipefail
 

@@ -1,8 +1,10 @@
-"""Fake credentials, moto with the real state machine executing, and the app under test.
+"""Fake credentials, one moto stack for the whole session with the real state machine
+executing, and the app under test.
 
-Every test that touches AWS gets a fresh moto: the table, the state machine from
-infra/pathway.asl.json, an SES identity, and the pathway Lambda routed to the app's own
-function in this process.
+The stack (the table, the state machine from infra/pathway.asl.json, an SES identity, the
+pathway Lambda routed to the app's own function in this process) is built once per session and
+made fresh for each test that asks for it: running executions stopped, the table emptied, the
+outbox cleared. Tests of the use cases run on the in-memory adapters instead (`memory`).
 """
 
 from __future__ import annotations
@@ -27,26 +29,76 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)
 
 
+class SessionStack:
+    """The session's moto, started on first use; stopped while a test module runs the system
+    as `make run` does (its moto server shares moto's backends), and started again after."""
+
+    def __init__(self) -> None:
+        self.mock: Any = None
+        self.stack: Any = None
+
+    def ensure(self) -> Any:
+        if self.stack is None:
+            from moto import mock_aws
+
+            import app as application
+            from devstack import stack
+
+            self.mock = mock_aws(config=stack.MOTO_CONFIG)
+            self.mock.start()
+            stack.forget_settings_and_clients()
+            self.stack = stack.create(application.pathway)
+        return self.stack
+
+    def fresh(self) -> Any:
+        """The stack as new: no execution running, an empty table, the sender verified, an empty
+    outbox."""
+        import boto3
+
+        from chalicelib.adapters.dynamo import table_definition
+        from devstack import outbox, stack
+
+        created = self.ensure()
+        stack.stop_executions(created.state_machine_arn)
+        dynamodb = boto3.client("dynamodb", region_name=stack.REGION)
+        dynamodb.delete_table(TableName=created.table_name)
+        dynamodb.create_table(**table_definition(created.table_name))
+        # A test may have removed the sender's identity to make SES refuse: verify it again.
+        boto3.client("ses", region_name=stack.REGION).verify_email_identity(
+            EmailAddress=stack.SENDER)
+        outbox.clear()
+        os.environ["PHB_STATE_MACHINE_ARN"] = created.state_machine_arn
+        stack.forget_settings_and_clients()
+        return created
+
+    def stop(self) -> None:
+        if self.mock is not None:
+            from devstack import lambdas, stack
+
+            stack.stop_executions(self.stack.state_machine_arn)
+            lambdas.uninstall()
+            self.mock.stop()
+            stack.forget_settings_and_clients()
+        self.mock = self.stack = None
+
+
+SESSION = SessionStack()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_the_session_stack() -> Iterator[None]:
+    yield
+    SESSION.stop()
+
+
 @pytest.fixture
 def aws_stack() -> Iterator[Any]:
-    from moto import mock_aws
+    created = SESSION.fresh()
+    yield created
+    from devstack import stack
 
-    import app as application
-    from chalicelib import aws as clients
-    from chalicelib.config import get_settings
-    from devstack import lambdas, stack
-
-    with mock_aws(config=stack.MOTO_CONFIG):
-        clients.reset()
-        get_settings.cache_clear()
-        created = stack.create(application.pathway)
-        try:
-            yield created
-        finally:
-            stack.stop_executions(created.state_machine_arn)
-            lambdas.uninstall()
-            clients.reset()
-            get_settings.cache_clear()
+    stack.stop_executions(created.state_machine_arn)
+    stack.forget_settings_and_clients()
 
 
 @pytest.fixture
@@ -71,13 +123,48 @@ def api(client: Any) -> Callable[..., Any]:
     return post
 
 
+@pytest.fixture
+def memory() -> Iterator[Any]:
+    """The app's use cases on the in-memory store, mailer and workflow (no AWS at all); the
+    same adapters serve every request of the test, whatever the settings."""
+    from chalicelib import bootstrap
+    from chalicelib.adapters.memory import MemoryMailer, MemoryStore, MemoryWorkflow
+    from chalicelib.config import get_settings
+
+    store, mailer, workflow = MemoryStore(), MemoryMailer(), MemoryWorkflow()
+    get_settings.cache_clear()
+    with bootstrap.override(lambda settings: bootstrap.Services(settings, store, mailer,
+                                                                workflow)):
+        yield bootstrap.services()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def memory_client(memory: Any) -> Iterator[Any]:
+    """The app through chalice.test.Client, on the in-memory adapters."""
+    from chalice.test import Client
+
+    import app as application
+
+    with Client(application.app, stage_name="local") as test_client:
+        yield test_client
+
+
+def services() -> Any:
+    """The services the app uses now (after a test changes a setting, too)."""
+    from chalicelib.bootstrap import services as current
+
+    return current()
+
+
 def wait_for_execution(reference: str, timeout: float = 20.0) -> dict[str, Any]:
     """Poll the referral's execution until it stops; returns describe_execution."""
-    from chalicelib import aws, workflow
+    from chalicelib.adapters import aws
+    from chalicelib.adapters.stepfunctions import execution_arn
     from chalicelib.config import get_settings
 
     sfn = aws.client("stepfunctions")
-    arn = workflow.execution_arn(get_settings().state_machine_arn, reference)
+    arn = execution_arn(get_settings().state_machine_arn, reference)
 
     def finished() -> dict[str, Any] | None:
         description = sfn.describe_execution(executionArn=arn)
@@ -89,19 +176,16 @@ def wait_for_execution(reference: str, timeout: float = 20.0) -> dict[str, Any]:
 
 def wait_for_acknowledgement(reference: str, timeout: float = 20.0) -> None:
     """Intake is done: the sign-off tier is recorded and the referrer has been emailed."""
-    from chalicelib import aws
-    from chalicelib.config import get_settings
-    from chalicelib.store import ReferralStore
-
-    referrals = ReferralStore(aws.client("dynamodb"), get_settings().table_name)
+    referrals = services().store.referrals
     wait_for(lambda: referrals.email_already_sent(reference, "acknowledgement"), timeout)
 
 
 def execution_status(reference: str) -> str:
-    from chalicelib import aws, workflow
+    from chalicelib.adapters import aws
+    from chalicelib.adapters.stepfunctions import execution_arn
     from chalicelib.config import get_settings
 
-    arn = workflow.execution_arn(get_settings().state_machine_arn, reference)
+    arn = execution_arn(get_settings().state_machine_arn, reference)
     return str(aws.client("stepfunctions").describe_execution(executionArn=arn)["status"])
 
 
@@ -112,6 +196,7 @@ def local_stack() -> Iterator[Any]:
     seconds after the step before, so a journey can be walked to the end."""
     from devstack.run import WALKTHROUGH_TIMINGS, free_port, start
 
+    SESSION.stop()
     local = start("127.0.0.1", free_port("127.0.0.1"), timings=WALKTHROUGH_TIMINGS)
     local.serve_in_background()
     try:

@@ -60,6 +60,12 @@ def test_make_package_succeeds_with_checks_and_lint(
     assert "cfn-lint" in packaged.stdout  # the last step ran, and passed (exit 0)
 
 
+def test_every_function_runs_on_python_3_13(template: dict[str, Any]) -> None:
+    functions = resources_of_type(template, "AWS::Serverless::Function")
+    assert functions and {f["Properties"]["Runtime"] for f in functions.values()} == {
+        "python3.13"}
+
+
 def test_zip_holds_app_templates_static_and_lambda_wheels(zip_names: list[str]) -> None:
     for name in (
         "app.py",
@@ -73,13 +79,13 @@ def test_zip_holds_app_templates_static_and_lambda_wheels(zip_names: list[str]) 
     assert "chalicelib/funding_rules.json" in zip_names
     assert "chalicelib/population.json" in zip_names
     core = [n for n in zip_names if n.startswith("pydantic_core/") and n.endswith(".so")]
-    assert core == ["pydantic_core/_pydantic_core.cpython-311-x86_64-linux-gnu.so"]
+    assert core == ["pydantic_core/_pydantic_core.cpython-313-x86_64-linux-gnu.so"]
     with zipfile.ZipFile(OUT / "deployment.zip") as zf:
         wheel = next(n for n in zip_names
                      if n.startswith("pydantic_core-") and n.endswith(".dist-info/WHEEL"))
         tags = [line.split(": ", 1)[1] for line in zf.read(wheel).decode().splitlines()
                 if line.startswith("Tag: ")]
-    assert tags and all(t.startswith("cp311-cp311-manylinux") and t.endswith("_x86_64")
+    assert tags and all(t.startswith("cp313-cp313-manylinux") and t.endswith("_x86_64")
                         for t in tags), tags
     assert not any(n.startswith(("tests/", "devstack/", "infra/", ".venv/")) for n in zip_names)
 
@@ -87,7 +93,7 @@ def test_zip_holds_app_templates_static_and_lambda_wheels(zip_names: list[str]) 
 def test_table_is_encrypted_recoverable_retained_and_mirrors_the_store(
     template: dict[str, Any],
 ) -> None:
-    from chalicelib.store import table_definition
+    from chalicelib.adapters.dynamo import table_definition
 
     tables = resources_of_type(template, "AWS::DynamoDB::Table")
     assert list(tables) == ["PathwayTable"]
@@ -194,7 +200,7 @@ IMPORT_CHECK = """
 import json, sys
 import app
 from chalicelib.config import get_settings
-from chalicelib.render import environment
+from chalicelib.web.render import environment
 
 layout = environment().get_template("layout.html")
 html = layout.render(settings=get_settings())  # pulls in the nhsuk-frontend-jinja macros

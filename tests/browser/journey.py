@@ -25,7 +25,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Browser, Locator, Page, Playwright, expect
+from playwright.sync_api import Browser, Locator, Page, Playwright, ViewportSize, expect
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -40,7 +40,7 @@ INSTALL_HINT = (
     "`sudo apt-get install chromium` (or run `make browser` as root). "
     "Never `playwright install`: these tests use the system browser."
 )
-VIEWPORT = {"width": 1000, "height": 800}
+VIEWPORT: ViewportSize = {"width": 1000, "height": 800}
 EMAIL_TIMEOUT_S = 30.0
 EXPECT_TIMEOUT_MS = 10_000
 

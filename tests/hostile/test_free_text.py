@@ -1,6 +1,10 @@
 """Markup, script, unicode edge cases and very long strings in every free-text field: the
 referral is stored with the text intact or refused with a field error, and wherever the text
-is shown it is escaped. Emails never carry it at all."""
+is shown it is escaped. Emails never carry it at all.
+
+The app runs on the in-memory adapters here, so each generated example costs milliseconds, not
+a moto round trip (tests/contract/ proves the DynamoDB store keeps the same promises); the tests
+run the state machine's tasks themselves where the pathway moves on."""
 
 from __future__ import annotations
 
@@ -12,12 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markupsafe import escape
 
-from chalicelib import aws, links
-from chalicelib.config import get_settings
-from chalicelib.store import ReferralStore
-from devstack.outbox import sent_emails
-from tests.conftest import wait_for_acknowledgement
+from chalicelib.actions import links
+from chalicelib.bootstrap import Services
+from chalicelib.domain.records import View
+from chalicelib.workflow import tasks
 from tests.factories import make_referral, with_change
+from tests.usecases.drive import emails_to, link_of, request
 
 # (dotted path, shown on the sign-off page, shown on the agreement page)
 FREE_TEXT = [
@@ -50,17 +54,44 @@ texts = st.one_of(
 )
 
 
-def store() -> ReferralStore:
-    return ReferralStore(aws.client("dynamodb"), get_settings().table_name)
-
-
 def folded(text: str) -> str:
     return " ".join(text.split())
 
 
-def referral_count() -> int:
-    items = store().client.scan(TableName=get_settings().table_name)["Items"]
-    return sum(1 for item in items if item["sk"]["S"] == "REFERRAL")
+def referral_count(svc: Services) -> int:
+    return len(svc.store.referrals.page(View("all"), 10_000).rows)
+
+
+def post_api(client: Any, referral: dict[str, Any]) -> Any:
+    return client.http.post("/api/referrals", headers={"Content-Type": "application/json"},
+                            body=json.dumps(referral))
+
+
+def form(client: Any, path: str, fields: dict[str, str], cookie: str = "") -> Any:
+    from urllib.parse import urlencode
+
+    return client.http.post(path, body=urlencode(fields), headers={
+        "Content-Type": "application/x-www-form-urlencoded",
+        **({"Cookie": cookie} if cookie else {})})
+
+
+def sign_in(svc: Services, client: Any, email: str = "phb-advisors@example.org") -> str:
+    """Sign in to the staff console through the emailed link; the Cookie header to send."""
+    form(client, "/staff/sign-in", {"email": email})
+    sent = [e for e in svc.mailer.sent if e.kind == "sign_in"]  # type: ignore[attr-defined]
+    link_id = sent[-1].text.split("/staff/sign-in/", 1)[1].split()[0]
+    response = form(client, f"/staff/sign-in/{link_id}", {})
+    assert response.status_code == 303, response.body
+    return str(response.headers["Set-Cookie"].split(";", 1)[0])
+
+
+def csrf_of(client: Any, cookie: str) -> str:
+    import re
+
+    page = client.http.get("/staff/", headers={"Cookie": cookie}).body.decode()
+    match = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert match
+    return match.group(1)
 
 
 def assert_shown_escaped(html: str, kept: str, context: Any) -> None:
@@ -71,9 +102,9 @@ def assert_shown_escaped(html: str, kept: str, context: Any) -> None:
         assert kept not in html, context
 
 
-def assert_never_emailed(text: str) -> None:
+def assert_never_emailed(svc: Services, text: str) -> None:
     marker = text.split(" ", 1)[0]
-    for email in sent_emails():
+    for email in svc.mailer.sent:  # type: ignore[attr-defined]
         assert marker not in email.subject + email.text + email.html
 
 
@@ -94,56 +125,54 @@ def expected_stored(text: str, path: str) -> str:
                                  HealthCheck.too_slow])
 @given(field=st.sampled_from(FREE_TEXT), payload=texts)
 def test_free_text_is_kept_or_refused_and_always_escaped(
-    api: Any, client: Any, field: tuple[str, bool, bool], payload: str
+    memory: Services, memory_client: Any, field: tuple[str, bool, bool], payload: str
 ) -> None:
     path, on_sign_off, on_agreement = field
     # A marker makes the text findable, and lets us prove no email ever carries it.
     text = f"Zq{secrets.token_hex(3)} {payload}"
     referral = with_change(make_referral(total_pence=30000), path, text)
-    before = referral_count()
-    response = api(referral)
+    before = referral_count(memory)
+    response = post_api(memory_client, referral)
 
     if response.status_code == 422:
         fields = {e["field"] for e in response.json_body["errors"]}
         assert path in fields, (path, response.json_body)
-        assert referral_count() == before  # nothing stored
+        assert referral_count(memory) == before  # nothing stored
         return
     assert response.status_code == 201, response.json_body
     reference = response.json_body["reference"]
-    stored = json.loads(store().get(reference).answers)
-    kept = value_at(stored, path)
+    referrals = memory.store.referrals
+    kept = value_at(json.loads(referrals.get(reference).answers), path)
     assert kept == expected_stored(text, path)
-    wait_for_acknowledgement(reference)  # intake done: the sign-off step is waiting
+    for event in ({"task": "record_intake"}, {"task": "notify", "kind": "acknowledgement"}):
+        tasks.run(memory, {**event, "referral_id": reference, "notice": "t0"})
 
     pages = []
+    day = 24 * 3600
     if on_sign_off:
-        link_id = links.issue(store(), reference, "manager", "sign-off", "jo.patel@nhs.net", 1)
-        pages.append(client.http.get(f"/act/sign-off/{link_id}"))
+        link_id = links.issue(memory.store.links, "sign-off", "jo.patel@nhs.net", day,
+                              reference=reference, step="manager")
+        pages.append(memory_client.http.get(f"/act/sign-off/{link_id}"))
     if on_agreement:
-        link_id = links.issue(store(), reference, "agreement", "agreement",
-                              referral["referrer"]["email"], 1)
-        store().transition(reference, "approved", ("awaiting_sign_off",), "test", "approved",
-                           when_fields={"step": "manager"})
-        pages.append(client.http.get(f"/act/agreement/{link_id}"))
+        link_id = links.issue(memory.store.links, "agreement", referral["referrer"]["email"],
+                              day, reference=reference, step="agreement")
+        referrals.change(reference, "approved", ("awaiting_sign_off",), "test", "approved",
+                         when={"step": "manager"})
+        pages.append(memory_client.http.get(f"/act/agreement/{link_id}"))
     for page in pages:
         assert page.status_code == 200, page.body[:500]
         assert_shown_escaped(page.body.decode(), kept, (path, kept))
-    assert_never_emailed(text)
+    assert_never_emailed(memory, text)
 
 
 @settings(max_examples=15, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(payload=st.sampled_from([*PAYLOADS, "x" * 5000]))
-def test_form_pages_escape_what_was_typed(client: Any, payload: str) -> None:
-    from urllib.parse import urlencode
-
-    started = client.http.post("/referral/start", body="",
-                               headers={"Content-Type": "application/x-www-form-urlencoded"})
+def test_form_pages_escape_what_was_typed(memory_client: Any, payload: str) -> None:
+    started = form(memory_client, "/referral/start", {})
     cookie = started.headers["Set-Cookie"].split(";", 1)[0]
-    fields = {"person.first_name": payload, "person.last_name": payload}
-    response = client.http.post(
-        "/referral/person", body=urlencode(fields),
-        headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+    response = form(memory_client, "/referral/person",
+                    {"person.first_name": payload, "person.last_name": payload}, cookie)
     # Refused as a whole (too long) or shown back with its errors: never raw markup.
     assert response.status_code in (400, 422)
     html = response.body.decode()
@@ -157,71 +186,96 @@ def test_form_pages_escape_what_was_typed(client: Any, payload: str) -> None:
 ACTION_TEXT = ["staff note", "rejection reason", "question", "answer", "withdrawal reason"]
 
 
+class Typed:
+    """One referral on its way, and what typing `text` somewhere along it came to."""
+
+    def __init__(self, svc: Services, client: Any, text: str) -> None:
+        self.svc, self.client, self.text = svc, client, text
+        referral = make_referral(total_pence=30000)
+        self.reference = post_api(client, referral).json_body["reference"]
+        self.referrer, self.manager = referral["referrer"]["email"], "jo.patel@nhs.net"
+        for event in ({"task": "record_intake"}, {"task": "notify", "kind": "acknowledgement"}):
+            tasks.run(svc, {**event, "referral_id": self.reference, "notice": "t0"})
+        request(svc, self.reference, "sign_off_request")
+        self.sign_off = self.link(self.manager, "please sign off", "sign-off")
+        self.cookie = sign_in(svc, client)
+        self.read_back: list[str] = []  # pages where someone else reads the text
+        self.response: Any = None
+        self.field, self.accepted = "", False
+
+    def link(self, to: str, words: str, action: str) -> str:
+        """The path of the `action` link in the newest email to `to` about this referral
+        whose subject has `words`."""
+        email = [e for e in emails_to(self.svc, to, words) if self.reference in e.subject][-1]
+        return f"/act/{action}/{link_of(email, action)}"
+
+    def post(self, path: str, fields: dict[str, str], field: str, done: int = 200) -> bool:
+        self.response = form(self.client, path, fields, self.cookie)
+        self.field, self.accepted = field, self.response.status_code == done
+        return self.accepted
+
+    def note(self) -> None:
+        self.post(f"/staff/referrals/{self.reference}/note",
+                  {"csrf": csrf_of(self.client, self.cookie), "note": self.text}, "note", 303)
+
+    def rejection_reason(self) -> None:
+        if self.post(self.sign_off, {"decision": "rejected", "reason": self.text}, "reason"):
+            tasks.run(self.svc, {"task": "notify", "referral_id": self.reference,
+                                 "kind": "rejected"})
+            self.read_back.append(self.link(self.referrer, "was not approved", "outcome"))
+
+    def question(self, question: str) -> str | None:
+        """Ask the referrer; the answer link when the question was accepted."""
+        if not self.post(self.sign_off, {"decision": "more_information", "question": question},
+                         "question"):
+            return None
+        request(self.svc, self.reference, "information_request", step="information")
+        return self.link(self.referrer, "a question for you", "answer")
+
+    def asked(self) -> None:
+        answer = self.question(self.text)
+        if answer:
+            self.read_back.append(answer)
+
+    def answered(self) -> None:
+        answer = self.question("Which gym?")
+        if answer and self.post(answer, {"answer": self.text}, "answer"):
+            request(self.svc, self.reference, "sign_off_request", notice="t2")
+            self.read_back.append(self.link(self.manager, "the referrer has answered",
+                                            "sign-off"))
+
+    def withdrawal_reason(self) -> None:
+        withdraw = self.link(self.referrer, "received", "withdraw")
+        self.post(withdraw, {"reason": self.text}, "reason")
+
+
+TYPED_AT = {"staff note": Typed.note, "rejection reason": Typed.rejection_reason,
+            "question": Typed.asked, "answer": Typed.answered,
+            "withdrawal reason": Typed.withdrawal_reason}
+
+
 @settings(max_examples=30, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(where=st.sampled_from(ACTION_TEXT), payload=texts)
 def test_text_typed_on_the_way_is_kept_or_refused_and_always_escaped(
-    api: Any, client: Any, where: str, payload: str
+    memory: Services, memory_client: Any, where: str, payload: str
 ) -> None:
     """What approvers, referrers and advisors type after the referral (reasons, questions,
     answers, notes) is stored as typed or refused with a field error; the staff case page and
     the page the other person reads show it escaped; no email carries it."""
-    from tests.http.test_staff_sign_in import csrf_of, sign_in
-    from tests.pathway_helpers import link_path, post_form, wait_for_email
-
     text = f"Zq{secrets.token_hex(3)} {payload}"
-    referral = make_referral(total_pence=30000)
-    reference = api(referral).json_body["reference"]
-    referrer, manager = referral["referrer"]["email"], "jo.patel@nhs.net"
-    sign_off = link_path(wait_for_email(manager, f"{reference}: please sign off"), "sign-off")
-    cookie = sign_in(client)
-    staff = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie}
-    read_back: list[str] = []  # pages where someone else reads the text
-
-    if where == "staff note":
-        from urllib.parse import urlencode
-
-        response = client.http.post(f"/staff/referrals/{reference}/note", headers=staff,
-                                    body=urlencode({"csrf": csrf_of(client, cookie),
-                                                    "note": text}))
-        field, accepted = "note", response.status_code == 303
-    elif where == "rejection reason":
-        response = post_form(client, sign_off, {"decision": "rejected", "reason": text})
-        field, accepted = "reason", response.status_code == 200
-        if accepted:
-            outcome = wait_for_email(referrer, f"{reference} was not approved")
-            read_back.append(link_path(outcome, "outcome"))
-    elif where in ("question", "answer"):
-        question = text if where == "question" else "Which gym?"
-        response = post_form(client, sign_off, {"decision": "more_information",
-                                                "question": question})
-        field, accepted = "question", response.status_code == 200
-        if accepted:
-            answer = link_path(wait_for_email(referrer, f"{reference}: a question for you"),
-                               "answer")
-            if where == "question":
-                read_back.append(answer)
-            else:
-                response = post_form(client, answer, {"answer": text})
-                field, accepted = "answer", response.status_code == 200
-                if accepted:
-                    back = wait_for_email(manager, f"{reference}: the referrer has answered")
-                    read_back.append(link_path(back, "sign-off"))
-    else:
-        withdraw = link_path(wait_for_email(referrer, f"{reference} received"), "withdraw")
-        response = post_form(client, withdraw, {"reason": text})
-        field, accepted = "reason", response.status_code == 200
-
-    history = store().history(reference)
-    if not accepted:
-        assert response.status_code == 422, response.body[:300]
-        assert f'id="{field}-error"' in response.body.decode()
+    typed = Typed(memory, memory_client, text)
+    TYPED_AT[where](typed)
+    history = memory.store.referrals.history(typed.reference)
+    if not typed.accepted:
+        assert typed.response.status_code == 422, typed.response.body[:300]
+        assert f'id="{typed.field}-error"' in typed.response.body.decode()
         assert all(text.split(" ", 1)[0] not in json.dumps(e.detail) for e in history)
         return
     kept = text.strip().replace("\r\n", "\n")
     assert any(kept in e.detail.values() for e in history), (where, kept)
-    for path in [f"/staff/referrals/{reference}", *read_back]:
-        page = client.http.get(path, headers={"Cookie": cookie})
+    for path in [f"/staff/referrals/{typed.reference}", *typed.read_back]:
+        page = memory_client.http.get(path, headers={"Cookie": typed.cookie})
         assert page.status_code == 200, (path, page.body[:300])
         assert_shown_escaped(page.body.decode(), kept, (where, path))
-    assert_never_emailed(text)
+    assert_never_emailed(memory, text)

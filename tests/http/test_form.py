@@ -9,10 +9,10 @@ from urllib.parse import urlencode
 
 import pytest
 
-from chalicelib import aws
+from chalicelib.adapters import aws
 from chalicelib.config import get_settings
 from devstack.outbox import sent_emails
-from tests.conftest import wait_for, wait_for_acknowledgement
+from tests.conftest import services, wait_for, wait_for_acknowledgement
 
 TARGET = date.today() + timedelta(days=45)
 
@@ -228,19 +228,18 @@ def test_submitting_twice_never_creates_two_referrals(browser: Browser) -> None:
 def test_answers_changed_in_another_tab_after_sending_are_not_lost_silently(
     browser: Browser,
 ) -> None:
-    from chalicelib.pages import draft_id_from
-    from chalicelib.store import ReferralStore
+    from chalicelib.intake.pages import draft_id_from
 
     browser.fill_all()
     sent = browser.post("/referral/check", {})
     reference = sent.headers["Location"].rsplit("/", 1)[1]
     # Another tab, opened before sending, saves a changed answer over the sent draft.
-    drafts = ReferralStore(aws.client("dynamodb"), get_settings().table_name)
+    drafts = services().store.drafts
     draft_id = draft_id_from(browser.cookie)
     assert draft_id
-    values = {k: v for k, v in (drafts.load_draft(draft_id) or {}).items()
+    values = {k: v for k, v in (drafts.load(draft_id) or {}).items()
               if not k.startswith("_")}
-    drafts.save_draft(draft_id, {**values, "person.first_name": "Alexis"})
+    drafts.save(draft_id, {**values, "person.first_name": "Alexis"})
     again = browser.post("/referral/check", {})
     assert again.status_code == 409
     assert f"It was sent as {reference}" in html(again)

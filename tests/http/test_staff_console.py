@@ -12,10 +12,10 @@ from urllib.parse import urlencode
 
 import pytest
 
-from chalicelib import aws
+from chalicelib.adapters import aws
 from chalicelib.config import get_settings
-from chalicelib.store import ReferralStore
-from tests.conftest import wait_for, wait_for_acknowledgement, wait_for_execution
+from chalicelib.domain.ports import Referrals
+from tests.conftest import services, wait_for, wait_for_acknowledgement, wait_for_execution
 from tests.factories import NHS_NUMBER, make_referral
 from tests.http.test_staff_sign_in import STAFF, body, csrf_of, get, sign_in
 from tests.pathway_helpers import link_path, post_form, wait_for_email
@@ -26,8 +26,8 @@ AIR_FRYER = {"description": "Air fryer for healthier cooking", "category": "equi
              "supplier": "Shop", "cost_pence": 6000, "recurrence": "one_off"}
 
 
-def store() -> ReferralStore:
-    return ReferralStore(aws.client("dynamodb"), get_settings().table_name)
+def store() -> Referrals:
+    return services().store.referrals
 
 
 class Staff:
@@ -138,9 +138,9 @@ def test_overdue_lists_referrals_waiting_past_their_reminder_time(
 
 def test_pages_of_the_worklist(staff: Staff, four: dict[str, str],
                                monkeypatch: pytest.MonkeyPatch) -> None:
-    from chalicelib import console
+    from chalicelib.staff import worklist
 
-    monkeypatch.setattr(console, "PAGE_SIZE", 3)
+    monkeypatch.setattr(worklist, "PAGE_SIZE", 3)
     for view in ("all:", "status:awaiting_sign_off"):
         first = staff.get(f"/staff/?{urlencode({'view': view})}")
         assert references_on(first) == [four["panel"], four["flagged"], four["manager"]]
@@ -356,15 +356,15 @@ def test_an_action_raced_by_a_link_is_refused_and_changes_nothing(
     wait_for(lambda: store().get(reference).waiting_step == "advisor")
     seen = store().get(reference)
     # An advisor's emailed link decides first ...
-    from chalicelib import actions
+    from chalicelib.actions import commands
 
-    actions.decide(store(), seen, "advisor", "phb-advisors@example.org", "rejected", "No")
+    commands.decide(services(), seen, "advisor", "phb-advisors@example.org", "rejected", "No")
     # ... so the console's decision, made from a page loaded before, is refused.
-    from chalicelib import console
+    from chalicelib.staff.case import available_actions
 
-    with pytest.raises(actions.AlreadyDone):
-        actions.decide(store(), seen, "advisor", STAFF, "approved")
-    assert console.available_actions(store().get(reference), None) == ["note"]
+    with pytest.raises(commands.AlreadyDone):
+        commands.decide(services(), seen, "advisor", STAFF, "approved")
+    assert available_actions(store().get(reference), None) == ["note"]
     assert store().get(reference).status == "rejected"
 
 
@@ -438,9 +438,9 @@ def test_retention_removes_personal_data_of_ended_referrals_and_keeps_the_figure
     assert store().references_for_person(NHS_NUMBER) == [still_open]
 
     # The figures are still there for the reports, and the case page says what happened.
-    from chalicelib.facts import load_facts
+    from chalicelib.staff.reports import load_facts
 
-    facts = {f["reference"]: f for f in load_facts(store(), date.today())}
+    facts = {f["reference"]: f for f in load_facts(services(), date.today())}
     assert facts[ended]["status"] == "withdrawn"
     assert facts[ended]["borough"] == "newham"
     page = body(staff.get(f"/staff/referrals/{ended}"))

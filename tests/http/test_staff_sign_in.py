@@ -12,10 +12,12 @@ from urllib.parse import urlencode
 
 import pytest
 
-from chalicelib import aws, staff
+from chalicelib.adapters import aws
 from chalicelib.config import get_settings, settings_from_environ
-from chalicelib.store import sha256, sign_in_key
+from chalicelib.domain.identifiers import sha256
+from chalicelib.staff import sessions as staff
 from devstack.outbox import sent_emails
+from tests.conftest import services
 
 STAFF = "phb-advisors@example.org"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -67,7 +69,8 @@ def csrf_of(client: Any, cookie: str) -> str:
 
 def set_link_expiry(link_id: str, valid_until: int) -> None:
     aws.client("dynamodb").update_item(
-        TableName=get_settings().table_name, Key=sign_in_key(sha256(link_id)),
+        TableName=get_settings().table_name,
+        Key={"pk": {"S": f"LINK#{sha256(link_id)}"}, "sk": {"S": "LINK"}},
         UpdateExpression="SET valid_until = :v", ExpressionAttributeValues={
             ":v": {"N": str(valid_until)}})
 
@@ -99,7 +102,7 @@ def test_happy_path_signs_in_and_shows_who(client: Any) -> None:
     assert home.status_code == 200
     assert f"Signed in as {STAFF}" in body(home)
     # The link id is stored only hashed.
-    assert staff.sha256(link_id) != link_id
+    assert sha256(link_id) != link_id
     table = aws.client("dynamodb").scan(TableName=get_settings().table_name)["Items"]
     assert link_id not in json.dumps(table)
 
@@ -126,9 +129,9 @@ def test_an_expired_link_does_not_sign_in(client: Any) -> None:
 
 def test_a_link_expires_after_15_minutes(client: Any) -> None:
     link_id = request_link(client)
-    item = staff._store(get_settings()).get_sign_in_link(sha256(link_id))
-    assert item is not None
-    assert abs(int(item["valid_until"]) - (int(time.time()) + 15 * 60)) <= 5
+    link = services().store.links.get(sha256(link_id))
+    assert link is not None and link.action == "sign-in"
+    assert abs(link.valid_until - (int(time.time()) + 15 * 60)) <= 5
 
 
 @pytest.mark.parametrize("link_id", ["nonsense-but-long-enough-to-check-123456", "x", "a" * 200])
@@ -230,23 +233,27 @@ def test_someone_removed_from_the_staff_list_is_signed_out(client: Any,
     assert get(client, "/staff/", cookie).status_code == 303
 
 
-def test_no_secret_outside_local_means_no_sign_in(client: Any, monkeypatch: Any) -> None:
-    from chalicelib import config
+def test_no_secret_outside_local_means_no_sign_in(client: Any) -> None:
+    from dataclasses import replace
+
+    from chalicelib import bootstrap, config
 
     settings = settings_from_environ({"PHB_STAGE": "prod"})
     assert staff.secret_for(settings) is None
     with pytest.raises(ValueError):
         staff.encode_session(staff.new_session(STAFF), b"")
-    monkeypatch.setattr(staff, "get_settings", lambda: settings)
-    assert config.get_settings().stage == "test"
-    for response in (get(client, "/staff/sign-in"),
-                     post(client, "/staff/sign-in", {"email": STAFF}),
-                     get(client, "/staff/sign-in/nonsense-but-long-enough-to-check-123456"),
-                     post(client, "/staff/sign-in/nonsense-but-long-enough-to-check-123456"),
-                     get(client, "/staff/"),
-                     post(client, "/staff/sign-out", {"csrf": "x"})):
-        assert response.status_code == 503
-        assert "Sign-in is not configured" in body(response)
+    deployed = replace(get_settings(), stage="prod", session_secret="")
+    real = services()
+    with bootstrap.override(lambda _: replace(real, settings=deployed)):
+        assert config.get_settings().stage == "test"
+        for response in (get(client, "/staff/sign-in"),
+                         post(client, "/staff/sign-in", {"email": STAFF}),
+                         get(client, "/staff/sign-in/nonsense-but-long-enough-to-check-123456"),
+                         post(client, "/staff/sign-in/nonsense-but-long-enough-to-check-123456"),
+                         get(client, "/staff/"),
+                         post(client, "/staff/sign-out", {"csrf": "x"})):
+            assert response.status_code == 503
+            assert "Sign-in is not configured" in body(response)
     assert sent_emails() == []
 
 

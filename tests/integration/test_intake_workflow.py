@@ -7,17 +7,22 @@ from typing import Any
 
 import pytest
 
-from chalicelib import aws, mail, rules, workflow
+from chalicelib.adapters import aws
+from chalicelib.adapters.dynamo import DynamoStore
+from chalicelib.adapters.ses import SesMailer
+from chalicelib.adapters.stepfunctions import execution_arn
 from chalicelib.config import get_settings
-from chalicelib.store import ReferralStore, TransitionRefused
+from chalicelib.domain.errors import TransitionRefused
+from chalicelib.domain.ports import Referrals
+from chalicelib.domain.records import Email, NewReferral
 from devstack.outbox import sent_emails
-from tests.conftest import wait_for_acknowledgement, wait_for_execution
+from tests.conftest import services, wait_for_acknowledgement, wait_for_execution
 from tests.factories import make_items, make_referral
 from tests.pathway_helpers import wait_for_email
 
 
-def store() -> ReferralStore:
-    return ReferralStore(aws.client("dynamodb"), get_settings().table_name)
+def store() -> Referrals:
+    return services().store.referrals
 
 
 def submit(api: Any, referral: dict[str, Any]) -> str:
@@ -63,7 +68,7 @@ def test_execution_is_named_by_the_reference_and_carries_no_personal_data(api: A
     wait_for_acknowledgement(reference)
     sfn = aws.client("stepfunctions")
     execution = sfn.describe_execution(
-        executionArn=workflow.execution_arn(get_settings().state_machine_arn, reference))
+        executionArn=execution_arn(get_settings().state_machine_arn, reference))
     assert execution["name"] == reference
     assert json.loads(execution["input"]) == {"referral_id": reference}
     history = sfn.get_execution_history(executionArn=execution["executionArn"])["events"]
@@ -94,18 +99,18 @@ def test_acknowledgement_tells_the_referrer_the_reference_and_next_steps_only(ap
 def test_a_transient_email_failure_is_retried_and_sent_once(
     api: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_send = mail.send
+    real_send = SesMailer.send
     calls = []
 
-    def flaky(ses: Any, settings: Any, email: mail.Email) -> str:
+    def flaky(mailer: SesMailer, email: Email) -> str:
         calls.append(email.kind)
         if len(calls) == 1:
-            from chalicelib.tasks import TransientError
+            from chalicelib.workflow.failures import TransientError
 
             raise TransientError("SES throttled")
-        return real_send(ses, settings, email)
+        return real_send(mailer, email)
 
-    monkeypatch.setattr(mail, "send", flaky)
+    monkeypatch.setattr(SesMailer, "send", flaky)
     reference = submit(api, make_referral())
     wait_for_acknowledgement(reference)
     assert calls[:2] == ["acknowledgement", "acknowledgement"]
@@ -169,27 +174,38 @@ def test_starting_a_referral_twice_is_harmless(api: Any) -> None:
     reference = submit(api, make_referral())
     wait_for_acknowledgement(reference)
     sfn = aws.client("stepfunctions")
-    workflow.start(sfn, get_settings().state_machine_arn, reference)
-    executions = sfn.list_executions(stateMachineArn=get_settings().state_machine_arn)
-    assert [e["name"] for e in executions["executions"]] == [reference]
+    arn = get_settings().state_machine_arn
+    before = sfn.list_executions(stateMachineArn=arn)["executions"]
+    services().workflow.start(reference)  # running, same input: Step Functions says fine
+    after = sfn.list_executions(stateMachineArn=arn)["executions"]
+    # No second execution (earlier tests' executions of the session's machine stay listed).
+    assert len(after) == len(before)
+    assert [e["name"] for e in after].count(reference) == 1
     assert len([e for e in sent_emails() if "received" in e.subject]) == 1
 
 
+def new(total: int, email: str) -> NewReferral:
+    return NewReferral(answers="{}", total_pence=total, referrer_email=email,
+                       borough="newham", nhs_number="9434765919")
+
+
 def test_a_reference_collision_takes_a_new_reference(aws_stack: Any) -> None:
-    referrals = store()
-    first = referrals.create_referral("{}", 100, "a@nhs.net", "a@nhs.net", lambda: "PHB-2222-2222")
+    table = get_settings().table_name
+    fixed = DynamoStore(aws.client("dynamodb"), table).referrals
+    fixed.make_reference = lambda: "PHB-2222-2222"
+    first = fixed.create(new(100, "a@nhs.net"), "a@nhs.net")
     candidates = iter(["PHB-2222-2222", "PHB-3333-3333"])
-    second = referrals.create_referral("{}", 200, "b@nhs.net", "b@nhs.net",
-                                       lambda: next(candidates))
+    fixed.make_reference = lambda: next(candidates)
+    second = fixed.create(new(200, "b@nhs.net"), "b@nhs.net")
     assert (first.reference, second.reference) == ("PHB-2222-2222", "PHB-3333-3333")
-    assert referrals.get("PHB-2222-2222").total_pence == 100
+    assert store().get("PHB-2222-2222").total_pence == 100
 
 
 def test_a_status_change_only_happens_from_an_allowed_status(aws_stack: Any) -> None:
     referrals = store()
-    created = referrals.create_referral("{}", 100, "a@nhs.net", "a@nhs.net", rules.new_reference)
-    referrals.transition(created.reference, "awaiting_sign_off", ["submitted"], "system", "one")
+    created = referrals.create(new(100, "a@nhs.net"), "a@nhs.net")
+    referrals.change(created.reference, "awaiting_sign_off", ("submitted",), "system", "one")
     with pytest.raises(TransitionRefused):
-        referrals.transition(created.reference, "awaiting_sign_off", ["submitted"], "system",
-                             "two")
+        referrals.change(created.reference, "awaiting_sign_off", ("submitted",), "system",
+                         "two")
     assert [e.what for e in referrals.history(created.reference)] == ["submitted", "one"]

@@ -9,10 +9,13 @@ from typing import Any
 
 import pytest
 
-from chalicelib import actions, aws
+from chalicelib.actions import pages
+from chalicelib.adapters import aws
 from chalicelib.config import get_settings
-from chalicelib.store import ReferralStore, sha256
+from chalicelib.domain.identifiers import sha256
+from chalicelib.domain.ports import Referrals
 from devstack.polling import wait_for
+from tests.conftest import services
 from tests.factories import make_referral
 from tests.pathway_helpers import body, link_path, post_form, wait_for_email
 
@@ -20,8 +23,8 @@ REFERRER = "sam.okafor@nhs.net"
 MANAGER = "jo.patel@nhs.net"
 
 
-def store() -> ReferralStore:
-    return ReferralStore(aws.client("dynamodb"), get_settings().table_name)
+def store() -> Referrals:
+    return services().store.referrals
 
 
 def history(reference: str) -> list[str]:
@@ -42,8 +45,10 @@ def test_the_link_carries_a_random_id_not_the_task_token(api: Any) -> None:
     token = wait_for(lambda: store().task_token(reference, "manager"))
     assert token not in path
     # Only the id's hash is stored.
-    assert store().get_link(link_id) is None
-    assert store().get_link(sha256(link_id))["recipient"] == MANAGER
+    links = services().store.links
+    assert links.get(link_id) is None
+    stored_link = links.get(sha256(link_id))
+    assert stored_link is not None and stored_link.recipient == MANAGER
 
 
 def test_get_shows_what_to_decide_and_never_acts(api: Any, client: Any) -> None:
@@ -90,8 +95,9 @@ def test_an_expired_link_changes_nothing(api: Any, client: Any) -> None:
 
 def test_links_expire_after_the_configured_days(api: Any) -> None:
     _, path = submitted(api)
-    link = store().get_link(sha256(path.rsplit("/", 1)[1]))
-    days = (link["valid_until"] - time.time()) / 86400
+    link = services().store.links.get(sha256(path.rsplit("/", 1)[1]))
+    assert link is not None
+    days = (link.valid_until - time.time()) / 86400
     assert 6.9 < days <= 7
 
 
@@ -146,7 +152,7 @@ def test_two_approvers_racing_on_one_step_exactly_one_wins(
         # The route's handler itself, on two threads at once (chalice.test.Client swaps
         # os.environ per request, so it cannot be shared between threads).
         _, _, action, link_id = paths[index].split("/")
-        results[paths[index]] = actions.act(action, link_id, decisions[index])
+        results[paths[index]] = pages.act(services(), action, link_id, decisions[index])
 
     threads = [threading.Thread(target=click, args=(i,)) for i in (0, 1)]
     for thread in threads:

@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib import aws
 from chalicelib.config import get_settings
-from chalicelib.store import ReferralStore
-from tests.conftest import wait_for, wait_for_execution
+from chalicelib.domain.ports import Referrals
+from tests.conftest import services, wait_for, wait_for_execution
 from tests.factories import make_referral
 from tests.pathway_helpers import (
     body,
@@ -53,8 +52,8 @@ def no_email_identifies_the_person() -> Iterator[None]:
             assert personal not in email.text + email.html + email.subject, (personal, email)
 
 
-def store() -> ReferralStore:
-    return ReferralStore(aws.client("dynamodb"), get_settings().table_name)
+def store() -> Referrals:
+    return services().store.referrals
 
 
 def status(reference: str) -> str:
@@ -145,7 +144,7 @@ def test_fast_track_referral_from_submission_to_closure(api: Any, client: Any) -
     assert stored.recorded["release"]["amount_pence"] == 12000
 
     # The anonymous facts the reports count, taken from what the steps recorded.
-    from chalicelib.facts import facts_of
+    from chalicelib.domain.facts import facts_of
 
     facts = facts_of(stored)
     assert (facts["tier"], facts["signed_off_at"]) == ("referrer", stored.approved_at)
@@ -365,13 +364,13 @@ def test_the_agreement_needs_a_typed_name_and_the_box_ticked(api: Any, client: A
 
 def test_money_cannot_be_recorded_as_released_before_the_agreement(api: Any,
                                                                    client: Any) -> None:
-    from chalicelib.actions import AlreadyDone, record_release
+    from chalicelib.actions.commands import AlreadyDone, record_release
 
     reference = api(make_referral()).json_body["reference"]
     sign_off(client, REFERRER)
     wait_for_status(reference, "approved")
     with pytest.raises(AlreadyDone):
-        record_release(store(), store().get(reference), ADVISORS, "direct_payment", 12000)
+        record_release(services(), store().get(reference), ADVISORS, "direct_payment", 12000)
     assert status(reference) == "approved"
 
 
@@ -404,19 +403,20 @@ def test_the_referrer_can_withdraw_while_waiting_for_sign_off(api: Any, client: 
 def test_an_email_that_keeps_failing_is_retried_then_escalated_to_the_advisors(
     api: Any, client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chalicelib import mail
-    from chalicelib.tasks import TransientError
+    from chalicelib.adapters.ses import SesMailer
+    from chalicelib.domain.records import Email
+    from chalicelib.workflow.failures import TransientError
 
-    real_send = mail.send
+    real_send = SesMailer.send
     attempts = []
 
-    def failing_for_the_manager(ses: Any, settings: Any, email: mail.Email) -> str:
+    def failing_for_the_manager(mailer: SesMailer, email: Email) -> str:
         if email.to == MANAGER:
             attempts.append(email.subject)
             raise TransientError("SES unavailable")
-        return real_send(ses, settings, email)
+        return real_send(mailer, email)
 
-    monkeypatch.setattr(mail, "send", failing_for_the_manager)
+    monkeypatch.setattr(SesMailer, "send", failing_for_the_manager)
     reference = api(make_referral(total_pence=30000)).json_body["reference"]
     alert = wait_for_email(ADVISORS, "needs attention", timeout=30)
     assert reference in alert.subject

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import render
 from chalicelib.config import Settings
+from chalicelib.web import render
 
 ROOT = Path(__file__).resolve().parents[2]
 

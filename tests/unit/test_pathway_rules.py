@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib import pathway
+from chalicelib.domain import pathway
 
 
 @dataclass
@@ -78,7 +78,7 @@ def test_next_approver_follows_the_order() -> None:
 def test_reqol_change_against_the_reliable_change_threshold(
     final: list[int], reliable: int, change: int, improved: bool, worse: bool
 ) -> None:
-    from chalicelib.actions import reqol_change
+    from chalicelib.domain.outcomes import reqol_change
 
     result = reqol_change([2] * 10, final, reliable)
     assert result == {"baseline_total": 20, "final_total": 20 + change, "change": change,
@@ -90,6 +90,6 @@ def test_reqol_change_against_the_reliable_change_threshold(
     (1209600, "2 weeks"), (90, "90 seconds"), (1, "1 second"),
 ])
 def test_a_reminder_period_in_words(seconds: int, words: str) -> None:
-    from chalicelib.tasks import describe_seconds
+    from chalicelib.workflow.notices import describe_seconds
 
     assert describe_seconds(seconds) == words

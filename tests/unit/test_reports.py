@@ -13,10 +13,12 @@ from typing import Any
 
 import pytest
 
-from chalicelib import reports
-from chalicelib.config import Settings
+from chalicelib.config import Settings, load_population
+from chalicelib.domain import reports
+from chalicelib.web.charts import bar_chart
 
 START, END = date(2026, 4, 1), date(2026, 6, 30)
+TIERS = Settings().tier_labels
 POPULATION = {"area": "Testborough", "source": "made up for the test",
               "shares": {"white": 0.5, "mixed": 0.1, "asian": 0.2, "black": 0.1, "other": 0.1}}
 
@@ -75,7 +77,7 @@ FACTS = [
 
 @pytest.fixture(scope="module")
 def tables() -> dict[str, reports.Table]:
-    return {t.name: t for t in reports.all_reports(FACTS, START, END, POPULATION)}
+    return {t.name: t for t in reports.all_reports(FACTS, START, END, POPULATION, TIERS)}
 
 
 def rows(table: reports.Table) -> dict[str, list[Any]]:
@@ -211,12 +213,12 @@ def test_financial_quarters(start: date, end: date, expected: list[str]) -> None
 
 
 def test_no_referrals_gives_empty_figures_not_errors() -> None:
-    tables = {t.name: t for t in reports.all_reports([], START, END, POPULATION)}
+    tables = {t.name: t for t in reports.all_reports([], START, END, POPULATION, TIERS)}
     assert rows(tables["sign-off"])["Referring professional (under £250)"][:4] == [
         0, None, None, None]
     assert rows(tables["reqol"])["Closure"] == [0, None, None, None]
     assert rows(tables["spend-management"])["All"] == [0, 0, None]
-    assert "<rect" not in str(reports.bar_chart(tables["sign-off"]))
+    assert "<rect" not in str(bar_chart(tables["sign-off"]))
 
 
 def test_nearest_rank_percentile() -> None:
@@ -251,7 +253,7 @@ def test_charts_are_svg_with_escaped_labels_and_bars_to_scale() -> None:
     table = reports.Table("t", "Spend <by> kind",
                           [reports.Column("Kind"), reports.Column("Amount", "pence")],
                           [["<script>alert(1)</script>", 20000], ["Second", 10000]])
-    svg = str(reports.bar_chart(table))
+    svg = str(bar_chart(table))
     assert svg.startswith("<svg") and 'role="img"' in svg
     assert "<script>" not in svg and "&lt;script&gt;" in svg
     assert "<title id=\"chart-t\">Spend &lt;by&gt; kind: Amount</title>" in svg
@@ -269,9 +271,24 @@ def test_shown_values() -> None:
 
 
 def test_the_configured_population_file_is_valid(tmp_path: Any) -> None:
-    population = reports.load_population(Settings().population_file)
+    population = load_population(Settings().population_file)
     assert population["shares"]["black"] == 0.22  # DOMAIN.md: 22% of the borough's people
     bad = tmp_path / "population.json"
     bad.write_text('{"area": "x", "source": "y", "shares": {"white": 0.9}}')
     with pytest.raises(ValueError, match="broad ethnic group"):
-        reports.load_population(bad)
+        load_population(str(bad))
+
+
+def test_tier_labels_follow_the_configured_thresholds() -> None:
+    default = {row[0] for row in reports.all_reports(FACTS, START, END, POPULATION,
+                                                     TIERS)[1].rows}
+    assert "Referring professional (under £250)" in default
+    assert "Approving manager (£250 to £500)" in default
+    tiers = Settings(referrer_signoff_below_pence=40000,
+                     manager_signoff_up_to_pence=80050).tier_labels
+    tier_table = reports.all_reports(FACTS, START, END, POPULATION, tiers)[1]
+    assert [row[0] for row in tier_table.rows][:3] == [
+        "Referring professional (under £400)", "Approving manager (£400 to £800.50)",
+        "Manager and Oversight Panel (over £800.50)"]
+    sign_off = reports.sign_off_times(FACTS, tiers)
+    assert [row[0] for row in sign_off.rows] == list(tiers.values())

@@ -7,9 +7,9 @@ from datetime import date
 
 import pytest
 
-from chalicelib import rules
 from chalicelib.config import Settings
-from chalicelib.referral import Item
+from chalicelib.domain import dates, funding, identifiers, money
+from chalicelib.domain.referral import Item
 
 RULES = Settings().funding_rules
 
@@ -20,15 +20,15 @@ def item(description: str = "Gym membership", category: str = "membership",
                 cost_pence=cost_pence, recurrence=recurrence, months=months)
 
 
-def sign_off(*items: Item) -> rules.SignOff:
-    return rules.sign_off(list(items), RULES, 25000, 50000)
+def sign_off(*items: Item) -> funding.SignOff:
+    return funding.sign_off(list(items), RULES, 25000, 50000)
 
 
 # --- NHS number -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("number", ["9434765919", "9000000009", "9876543210"])
 def test_valid_nhs_numbers_pass_modulus_11(number: str) -> None:
-    assert rules.nhs_number_is_valid(number)
+    assert identifiers.nhs_number_is_valid(number)
 
 
 @pytest.mark.parametrize("number", [
@@ -39,12 +39,12 @@ def test_valid_nhs_numbers_pass_modulus_11(number: str) -> None:
     "94347659a9",
 ])
 def test_invalid_nhs_numbers_fail(number: str) -> None:
-    assert not rules.nhs_number_is_valid(number)
+    assert not identifiers.nhs_number_is_valid(number)
 
 
 def test_check_digit_of_ten_means_the_number_is_invalid() -> None:
     # 1234567890: weights give remainder 1, so 11 - 1 = 10: no valid check digit exists.
-    assert not any(rules.nhs_number_is_valid(f"123456789{d}") for d in range(10))
+    assert not any(identifiers.nhs_number_is_valid(f"123456789{d}") for d in range(10))
 
 
 def test_check_digit_of_eleven_is_zero() -> None:
@@ -54,13 +54,13 @@ def test_check_digit_of_eleven_is_zero() -> None:
         f"{n:09d}" for n in range(900000000, 900100000)
         if sum(int(d) * w for d, w in zip(f"{n:09d}", range(10, 1, -1), strict=False)) % 11 == 0
     )
-    assert rules.nhs_number_is_valid(zero_check + "0")
-    assert not rules.nhs_number_is_valid(zero_check + "1")
+    assert identifiers.nhs_number_is_valid(zero_check + "0")
+    assert not identifiers.nhs_number_is_valid(zero_check + "1")
 
 
 def test_nhs_number_spaces_and_hyphens_are_removed_and_shown_3_3_4() -> None:
-    assert rules.normalise_nhs_number("943 476-5919") == "9434765919"
-    assert rules.format_nhs_number("9434765919") == "943 476 5919"
+    assert identifiers.normalise_nhs_number("943 476-5919") == "9434765919"
+    assert identifiers.format_nhs_number("9434765919") == "943 476 5919"
 
 
 # --- postcode ---------------------------------------------------------------------------------
@@ -70,53 +70,53 @@ def test_nhs_number_spaces_and_hyphens_are_removed_and_shown_3_3_4() -> None:
     ("E1W 1AA", "E1W 1AA"), ("ec1a1bb", "EC1A 1BB"), ("IG11 7QX", "IG11 7QX"),
 ])
 def test_postcodes_are_forgiving_and_stored_normalised(typed: str, stored: str) -> None:
-    assert rules.normalise_postcode(typed) == stored
+    assert identifiers.normalise_postcode(typed) == stored
 
 
 @pytest.mark.parametrize("typed", ["E8", "E8 1D", "12345", "EE88 1DYY", "", "E8 1DY; DROP"])
 def test_non_postcodes_are_refused(typed: str) -> None:
-    assert rules.normalise_postcode(typed) is None
+    assert identifiers.normalise_postcode(typed) is None
 
 
 # --- reference --------------------------------------------------------------------------------
 
 def test_references_avoid_characters_that_are_misread() -> None:
     for _ in range(500):
-        reference = rules.new_reference()
+        reference = identifiers.new_reference()
         assert re.fullmatch(r"PHB-[A-Z2-9]{4}-[A-Z2-9]{4}", reference)
         assert not set(reference[4:].replace("-", "")) & set("01OILU")
 
 
 def test_references_are_random_enough_not_to_repeat_in_a_batch() -> None:
-    assert len({rules.new_reference() for _ in range(2000)}) == 2000
+    assert len({identifiers.new_reference() for _ in range(2000)}) == 2000
 
 
 def test_a_retyped_reference_is_understood() -> None:
-    reference = rules.new_reference()
-    assert rules.parse_reference(reference.lower()) == reference
-    assert rules.parse_reference(reference.replace("-", " ")) == reference
-    assert rules.parse_reference(reference[4:].replace("-", "")) == reference
-    assert rules.parse_reference("PHB-0000-0000") is None
-    assert rules.parse_reference("nonsense") is None
+    reference = identifiers.new_reference()
+    assert identifiers.parse_reference(reference.lower()) == reference
+    assert identifiers.parse_reference(reference.replace("-", " ")) == reference
+    assert identifiers.parse_reference(reference[4:].replace("-", "")) == reference
+    assert identifiers.parse_reference("PHB-0000-0000") is None
+    assert identifiers.parse_reference("nonsense") is None
 
 
 # --- dates ------------------------------------------------------------------------------------
 
 def test_age_counts_birthdays() -> None:
-    assert rules.age_on(date(2008, 11, 23), date(2026, 11, 22)) == 17
-    assert rules.age_on(date(2008, 11, 22), date(2026, 11, 22)) == 18
+    assert dates.age_on(date(2008, 11, 23), date(2026, 11, 22)) == 17
+    assert dates.age_on(date(2008, 11, 22), date(2026, 11, 22)) == 18
 
 
 def test_add_months_clamps_to_month_end() -> None:
-    assert rules.add_months(date(2026, 8, 31), 6) == date(2027, 2, 28)
-    assert rules.add_months(date(2026, 11, 22), 3) == date(2027, 2, 22)
+    assert dates.add_months(date(2026, 8, 31), 6) == date(2027, 2, 28)
+    assert dates.add_months(date(2026, 11, 22), 3) == date(2027, 2, 22)
 
 
 # --- totals and tiers -------------------------------------------------------------------------
 
 def test_total_counts_monthly_items_for_each_month() -> None:
     items = [item(cost_pence=5000), item(cost_pence=2500, recurrence="monthly", months=3)]
-    assert rules.total_pence(items) == 5000 + 7500
+    assert money.total_pence(items) == 5000 + 7500
 
 
 @pytest.mark.parametrize("total, tier, approvers", [
@@ -132,7 +132,7 @@ def test_sign_off_tier_boundaries(total: int, tier: str, approvers: tuple[str, .
 
 
 def test_thresholds_come_from_configuration() -> None:
-    decision = rules.sign_off([item(cost_pence=30000)], RULES, 40000, 60000)
+    decision = funding.sign_off([item(cost_pence=30000)], RULES, 40000, 60000)
     assert decision.tier == "referrer"
 
 

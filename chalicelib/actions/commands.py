@@ -1,0 +1,142 @@
+"""The changes people make to a referral: each a function the emailed links and the staff
+console call alike.
+
+Each makes one conditional status change with its history event (in the same transaction as
+using up the link, when there is one), and then completes the state machine's wait for that
+step. AlreadyDone when someone else acted first: nothing is changed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.domain import pathway
+from chalicelib.domain.dates import now_iso
+from chalicelib.domain.errors import TransitionRefused
+from chalicelib.domain.outcomes import reqol_change
+from chalicelib.domain.records import Link, StoredReferral
+
+if TYPE_CHECKING:
+    from chalicelib.bootstrap import Services
+
+
+class AlreadyDone(Exception):
+    """Someone else acted on this step first (or it is no longer waiting)."""
+
+
+def _finish(svc: Services, reference: str, step: str) -> None:
+    """Complete the state machine's wait for `step`, if it is waiting."""
+    referrals = svc.store.referrals
+    token = referrals.task_token(reference, step)
+    outcome = pathway.outcome_if_done(referrals.get(reference), step)
+    if token and outcome:
+        svc.workflow.complete(token, outcome)
+
+
+def _change(svc: Services, stored: StoredReferral, to: str, actor: str, what: str,
+            detail: dict[str, Any], fields: dict[str, Any] | None = None,
+            when: dict[str, str] | None = None, using: Link | None = None) -> None:
+    try:
+        svc.store.referrals.change(stored.reference, to, pathway.allowed_from(to), actor, what,
+                                   detail, fields=fields, when=when, using_link=using)
+    except TransitionRefused:
+        raise AlreadyDone() from None
+
+
+def decide(svc: Services, stored: StoredReferral, step: str, actor: str, outcome: str,
+           text: str = "", using: Link | None = None) -> None:
+    """An approver's decision on a sign-off step: approved, rejected or more_information."""
+    if stored.status != "awaiting_sign_off" or stored.step != step:
+        raise AlreadyDone()
+    when = {"step": step}
+    progress = dict(stored.recorded)
+    if outcome == "approved":
+        following = pathway.next_approver(list(stored.approvers), step)
+        if following:
+            _change(svc, stored, "awaiting_sign_off", actor, "approved",
+                    {"step": step, "next": following}, {"step": following}, when, using)
+        else:
+            _change(svc, stored, "approved", actor, "approved", {"step": step},
+                    {"approved_at": now_iso()}, when, using)
+    elif outcome == "rejected":
+        progress["rejected"] = {"step": step, "reason": text, "by": actor, "at": now_iso()}
+        _change(svc, stored, "rejected", actor, "rejected", {"step": step, "reason": text},
+                {"progress": progress}, when, using)
+    elif outcome == "more_information":
+        progress["question"] = {"step": step, "question": text, "by": actor, "at": now_iso()}
+        _change(svc, stored, "awaiting_information", actor, "information_requested",
+                {"step": step, "question": text}, {"progress": progress}, when, using)
+    else:
+        raise ValueError(outcome)
+    _finish(svc, stored.reference, step)
+
+
+def answer_question(svc: Services, stored: StoredReferral, actor: str, answer: str,
+                    using: Link | None = None) -> None:
+    """The referrer's answer: stored in the history, the referral back to who asked."""
+    question = stored.recorded.get("question", {})
+    if stored.status != "awaiting_information" or not question:
+        raise AlreadyDone()
+    progress = {k: v for k, v in stored.recorded.items() if k != "question"}
+    _change(svc, stored, "awaiting_sign_off", actor, "information_given",
+            {"step": question["step"], "question": question["question"], "answer": answer},
+            {"progress": progress}, using=using)
+    svc.store.referrals.reset_reminders(stored.reference, question["step"])
+    _finish(svc, stored.reference, "information")
+
+
+def accept_agreement(svc: Services, stored: StoredReferral, typed_name: str,
+                     using: Link | None = None) -> None:
+    """The budget holder accepts the direct payment agreement, by typing their name."""
+    acceptance = {"name": typed_name, "at": now_iso(),
+                  "version": svc.settings.agreement_version}
+    _change(svc, stored, "agreement_accepted", "budget holder", "agreement_accepted",
+            acceptance, {"progress": {**stored.recorded, "agreement": acceptance}}, using=using)
+    _finish(svc, stored.reference, "agreement")
+
+
+def record_release(svc: Services, stored: StoredReferral, actor: str, management: str,
+                   amount_pence: int, using: Link | None = None) -> None:
+    """A PHB advisor records the money released; only possible after the agreement."""
+    release = {"management": management, "amount_pence": amount_pence, "by": actor,
+               "at": now_iso()}
+    _change(svc, stored, "funds_released", actor, "funds_released", release,
+            {"progress": {**stored.recorded, "release": release}}, using=using)
+    _finish(svc, stored.reference, "release")
+
+
+def record_review(svc: Services, stored: StoredReferral, actor: str, review: dict[str, Any],
+                  using: Link | None = None) -> None:
+    """The 6-week review: bought, progress on each goal, ReQoL-10, receipts."""
+    review = {**review, "by": actor, "at": now_iso()}
+    _change(svc, stored, "reviewed", actor, "reviewed", review,
+            {"progress": {**stored.recorded, "review": review}}, using=using)
+    _finish(svc, stored.reference, "review")
+
+
+def record_closure(svc: Services, stored: StoredReferral, actor: str, closure: dict[str, Any],
+                   using: Link | None = None) -> None:
+    """Closure at the goal date, with the ReQoL-10 change from the referral's baseline."""
+    from chalicelib.domain.referral import load_stored
+
+    baseline = load_stored(stored.answers).reqol10_baseline.items
+    closure = {**closure, "by": actor, "at": now_iso(),
+               "reqol10": reqol_change(baseline, closure["reqol10_items"],
+                                       svc.settings.reqol_reliable_change)}
+    _change(svc, stored, "closed", actor, "closed", closure,
+            {"progress": {**stored.recorded, "closure": closure}}, using=using)
+    _finish(svc, stored.reference, "closure")
+
+
+def withdraw(svc: Services, stored: StoredReferral, actor: str, reason: str,
+             using: Link | None = None) -> None:
+    """End the referral at any open step, tell the referrer, and release the state machine."""
+    from chalicelib.domain.referral import load_stored
+    from chalicelib.workflow.notices import tell_referrer
+
+    _change(svc, stored, "withdrawn", actor, "withdrawn", {"reason": reason}, using=using)
+    referrals = svc.store.referrals
+    tell_referrer(svc, "withdrawn", referrals.get(stored.reference),
+                  load_stored(stored.answers))
+    for token in referrals.task_tokens(stored.reference).values():
+        svc.workflow.complete(token, "withdrawn")

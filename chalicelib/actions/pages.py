@@ -1,0 +1,190 @@
+"""What a one-time link shows and does: GET only shows what to decide (mail scanners fetch
+links); only the form's POST acts, once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from chalice.app import Response
+
+from chalicelib.actions import commands, links
+from chalicelib.actions.links import LinkProblem
+from chalicelib.domain import codes, pathway
+from chalicelib.domain.records import Link, StoredReferral
+from chalicelib.web.forms import FormRejected, parse_form
+from chalicelib.web.responses import form_context, page, problem_page
+
+if TYPE_CHECKING:
+    from chalicelib.bootstrap import Services
+    from chalicelib.domain.referral import Referral
+
+
+@dataclass
+class Opened:
+    """A link opened: the link, its referral as stored and as answered."""
+
+    link: Link
+    stored: StoredReferral
+    referral: Referral
+
+
+TITLES = {
+    "sign-off": "Sign off a PHB request",
+    "answer": "Answer a question about a PHB request",
+    "agreement": "Direct payment agreement",
+    "release": "Record that the money was released",
+    "review": "6-week review",
+    "closure": "Close the PHB",
+    "withdraw": "Withdraw a PHB referral",
+    "outcome": "Why the PHB request was not approved",
+}
+DONE = {
+    "approved": "Your approval has been recorded.",
+    "rejected": "The request has been rejected and the referrer has been told why.",
+    "more_information": "Your question has been sent to the referrer. The request comes back "
+                        "to you when they answer.",
+    "answer": "Your answer has been sent. The request has gone back to the person who asked.",
+    "declined": "You have said you do not want this personal health budget. Nothing will be "
+                "paid. Your care team has been told.",
+    "agreement": "You have accepted the agreement. The PHB team will now release the money.",
+    "release": "The release has been recorded. The 6-week review is now scheduled.",
+    "review": "The review has been recorded. We will ask you to close the PHB at the goal date.",
+    "closure": "The PHB is closed. Thank you.",
+    "withdraw": "The referral has been withdrawn. Nothing more will happen with it.",
+}
+
+
+def _problem(problem: LinkProblem) -> Response:
+    return problem_page(problem.title, problem.message, problem.status)
+
+
+def _open(svc: Services, action: str, link_id: str) -> Opened:
+    from chalicelib.domain.referral import load_stored
+    from chalicelib.workflow.notices import recipients
+
+    link = links.look_up(svc.store.links, action, link_id)
+    stored = svc.store.referrals.get(link.reference)
+    referral = load_stored(stored.answers)
+    if action == "withdraw" and stored.status in pathway.FINAL:
+        raise LinkProblem(409, "This referral has already ended",
+                          f"It is {codes.STATUSES[stored.status].lower()}, so there is "
+                          "nothing to withdraw.")
+    if action in ("withdraw", "outcome"):
+        return Opened(link, stored, referral)
+    if link.recipient not in recipients(link.step, referral, svc.settings):
+        raise LinkProblem(403, "This link is not for you",
+                          "It was sent to someone who is no longer asked to act on this step. "
+                          "Contact the PHB team.")
+    if pathway.outcome_if_done(stored, link.step) or (
+        link.step in pathway.SIGN_OFF_STEPS and stored.step != link.step
+    ):
+        raise LinkProblem(409, "This has already been done",
+                          "Someone has already acted on this step, so there is nothing for you "
+                          f"to do. The referral is now: {codes.STATUSES[stored.status]}.")
+    return Opened(link, stored, referral)
+
+
+def decided_flags(svc: Services, stored: StoredReferral,
+                  referral: Referral) -> list[dict[str, Any]]:
+    """The flags intake recorded (what the approvers were asked to decide on), so a later
+    change to the funding rules does not change what a referral's pages say; worked out
+    afresh only for a referral not yet through intake."""
+    from chalicelib.domain.validation import sign_off
+
+    if stored.tier is not None:
+        return list(stored.flags)
+    return [flag.as_dict() for flag in sign_off(referral, svc.settings).flags]
+
+
+def _context(svc: Services, opened: Opened) -> dict[str, Any]:
+    from chalicelib.intake.form import anchor
+
+    referral, stored, link = opened.referral, opened.stored, opened.link
+    # Questions asked on this step and the referrer's answers, oldest first.
+    answered = [e.detail for e in svc.store.referrals.history(stored.reference)
+                if e.what == "information_given" and e.detail.get("step") == link.step
+                ] if link.action == "sign-off" else []
+    return {
+        **form_context(),
+        "action": link.action,
+        "title": TITLES[link.action],
+        "reference": stored.reference,
+        "referral": referral,
+        "stored": stored,
+        "flags": decided_flags(svc, stored, referral),
+        "step": link.step,
+        # The referrer signing off their own request reads "your sign-off".
+        "step_label": "your sign-off" if link.step == "referrer" else
+        codes.STEPS.get(link.step, ""),
+        "question": stored.recorded.get("question", {}),
+        "answered": answered,
+        "rejected": stored.recorded.get("rejected", {}),
+        "anchor": anchor,
+    }
+
+
+def _template(action: str) -> str:
+    return f"actions/{action.replace('-', '_')}.html"
+
+
+def show(svc: Services, action: str, link_id: str) -> Response:
+    """GET: what the person needs to decide. Never acts."""
+    try:
+        opened = _open(svc, action, link_id)
+    except LinkProblem as problem:
+        return _problem(problem)
+    return page(_template(action), **_context(svc, opened))
+
+
+def act(svc: Services, action: str, link_id: str, body: bytes) -> Response:
+    """POST: validate, act once, and say what happens next."""
+    from chalicelib.actions.forms import validate
+
+    try:
+        opened = _open(svc, action, link_id)
+        posted = parse_form(body)
+    except LinkProblem as problem:
+        return _problem(problem)
+    except FormRejected as exc:
+        return problem_page("There is a problem with the form", exc.message, 400)
+    if action == "outcome":
+        return _problem(LinkProblem(405, "Nothing to send", "This page is only to read."))
+    errors, done = validate(action, posted, opened.referral, opened.link.step)
+    if errors:
+        context = {**_context(svc, opened), **form_context(errors, posted)}
+        return page(_template(action), status=422, **context)
+    try:
+        message = DONE[_perform(svc, action, opened, done)]
+    except commands.AlreadyDone:
+        return _problem(LinkProblem(
+            409, "This has already been decided",
+            "Someone else acted on this step first, so your answer was not recorded. "
+            "Nothing else has changed."))
+    return page("actions/done.html", title="Done", reference=opened.stored.reference,
+                message=message)
+
+
+def _perform(svc: Services, action: str, opened: Opened, done: dict[str, Any]) -> str:
+    """Do the action; what was done, as a key of DONE."""
+    stored, link = opened.stored, opened.link
+    actor = link.recipient
+    if action == "sign-off":
+        commands.decide(svc, stored, link.step, actor, done["outcome"], done.get("text", ""),
+                        using=link)
+        return str(done["outcome"])
+    if action == "agreement" and done.get("decline"):
+        commands.withdraw(svc, stored, "budget holder", "The person declined the agreement",
+                          using=link)
+        return "declined"
+    perform: dict[str, Any] = {
+        "answer": lambda: commands.answer_question(svc, stored, actor, done["answer"], link),
+        "agreement": lambda: commands.accept_agreement(svc, stored, done["name"], link),
+        "release": lambda: commands.record_release(svc, stored, actor, done["management"],
+                                                   done["amount_pence"], link),
+        "review": lambda: commands.record_review(svc, stored, actor, dict(done), link),
+        "closure": lambda: commands.record_closure(svc, stored, actor, dict(done), link),
+        "withdraw": lambda: commands.withdraw(svc, stored, actor, done["reason"], link),
+    }
+    perform[action]()
+    return action

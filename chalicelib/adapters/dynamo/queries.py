@@ -1,0 +1,248 @@
+"""Reading many referrals: the worklist's views, the reports' range, one person's referrals and
+the retention job's candidates. Index queries only, never a scan, so what a page costs does not
+grow with the table."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import secrets
+from typing import Any
+
+from chalicelib.adapters.dynamo.items import (
+    ALL_INDEX,
+    BOROUGH_INDEX,
+    FLAGGED_INDEX,
+    PERSON_INDEX,
+    STATUS_INDEX,
+    TIER_INDEX,
+    WAITING_INDEX,
+    WORKLIST_COLUMNS,
+    event_item,
+    person_partition,
+    reference_of,
+    referral_from_item,
+    referral_key,
+    row_from_item,
+    s,
+    status_partition,
+)
+from chalicelib.domain.dates import now_iso
+from chalicelib.domain.errors import BadPageToken
+from chalicelib.domain.pathway import FINAL
+from chalicelib.domain.records import StoredReferral, View, WorklistPage, WorklistRow
+
+# view kind -> (index, partition of a value)
+VIEWS: dict[str, tuple[str, str]] = {
+    "status": (STATUS_INDEX, "STATUS#{}"),
+    "all": (ALL_INDEX, "REFERRALS"),
+    "borough": (BOROUGH_INDEX, "BOROUGH#{}"),
+    "tier": (TIER_INDEX, "TIER#{}"),
+    "flagged": (FLAGGED_INDEX, "FLAGGED"),
+    "overdue": (WAITING_INDEX, "WAITING"),
+}
+
+
+class ReferralQueries:
+    """The queries of `DynamoReferrals` (which sets `client` and `table`)."""
+
+    client: Any
+    table: str
+
+    # --- the worklist ----------------------------------------------------------------------------
+
+    def page(self, view: View, size: int, after: str | None = None,
+             now: str | None = None) -> WorklistPage:
+        index, partition = VIEWS[view.kind]
+        kwargs: dict[str, Any] = {
+            "TableName": self.table, "IndexName": index,
+            "KeyConditionExpression": "#pk = :pk",
+            "ExpressionAttributeNames": {"#pk": f"{index}pk"},
+            "ExpressionAttributeValues": {":pk": s(partition.format(view.value))},
+            "ScanIndexForward": False,
+        }
+        if view.kind == "overdue":
+            kwargs["FilterExpression"] = "due_at < :now"
+            kwargs["ExpressionAttributeValues"][":now"] = s(now or now_iso())
+        start = _decode_token(after, index) if after else None
+        if index == STATUS_INDEX:
+            # The status index carries the worklist's columns: a page is one query.
+            page = self.client.query(**kwargs, Limit=size,
+                                     **({"ExclusiveStartKey": start} if start else {}))
+            return WorklistPage([row_from_item(i) for i in page["Items"]],
+                                _encode_token(page.get("LastEvaluatedKey")),
+                                scanned_count=int(page.get("ScannedCount", len(page["Items"]))))
+        keys, scanned, last = self._keys(kwargs, size, start)
+        return WorklistPage(self._rows(keys), _encode_token(last), scanned_count=scanned,
+                            keys_fetched=len(keys))
+
+    def _keys(self, kwargs: dict[str, Any], size: int, start: dict[str, Any] | None
+              ) -> tuple[list[dict[str, Any]], int, dict[str, Any] | None]:
+        """Up to `size` referral keys from a keys-only view; a filtered page can come back
+        short, so ask again for the rest until the page is full."""
+        keys: list[dict[str, Any]] = []
+        scanned = 0
+        last = start
+        while True:
+            kwargs["Limit"] = size - len(keys)
+            if last:
+                kwargs["ExclusiveStartKey"] = last
+            page = self.client.query(**kwargs)
+            scanned += int(page.get("ScannedCount", len(page["Items"])))
+            keys.extend({"pk": i["pk"], "sk": i["sk"]} for i in page["Items"])
+            last = page.get("LastEvaluatedKey")
+            if last is None or len(keys) >= size:
+                return keys, scanned, last
+
+    def _rows(self, keys: list[dict[str, Any]]) -> list[WorklistRow]:
+        """The worklist columns of these referrals, in the order of `keys` (BatchGetItem)."""
+        columns = (*WORKLIST_COLUMNS, "due_at")
+        found: dict[str, WorklistRow] = {}
+        request: dict[str, Any] = {self.table: {
+            "Keys": keys, "ConsistentRead": True,
+            "ProjectionExpression": ", ".join(f"#c{i}" for i in range(len(columns))),
+            "ExpressionAttributeNames": {f"#c{i}": name for i, name in enumerate(columns)},
+        }}
+        while keys and request:
+            response = self.client.batch_get_item(RequestItems=request)
+            for item in response["Responses"].get(self.table, []):
+                found[item["reference"]["S"]] = row_from_item(item)
+            request = response.get("UnprocessedKeys") or {}
+        return [found[reference_of(k)] for k in keys if reference_of(k) in found]
+
+    # --- the reports, data protection and retention ----------------------------------------------
+
+    def submitted_between(self, start: str, end: str) -> list[StoredReferral]:
+        keys = [{"pk": i["pk"], "sk": i["sk"]} for i in self._query_all(
+            IndexName=ALL_INDEX,
+            KeyConditionExpression="#pk = :pk AND #sk BETWEEN :start AND :end",
+            ExpressionAttributeNames={"#pk": f"{ALL_INDEX}pk", "#sk": f"{ALL_INDEX}sk"},
+            ExpressionAttributeValues={":pk": s("REFERRALS"), ":start": s(start),
+                                       ":end": s(end)})]
+        found: dict[str, StoredReferral] = {}
+        for offset in range(0, len(keys), 100):
+            request: dict[str, Any] = {self.table: {"Keys": keys[offset:offset + 100]}}
+            while request:
+                response = self.client.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self.table, []):
+                    stored = referral_from_item(item)
+                    found[stored.reference] = stored
+                request = response.get("UnprocessedKeys") or {}
+        return [found[reference_of(k)] for k in keys if reference_of(k) in found]
+
+    def references_for_person(self, nhs_number: str) -> list[str]:
+        return [reference_of(i) for i in self._query_all(
+            IndexName=PERSON_INDEX, KeyConditionExpression="#pk = :pk",
+            ExpressionAttributeNames={"#pk": f"{PERSON_INDEX}pk"},
+            ExpressionAttributeValues={":pk": s(person_partition(nhs_number))})]
+
+    def ended_before(self, before: str) -> list[str]:
+        # One Query per final status on the status index; only those still holding data.
+        return [i["reference"]["S"] for status in FINAL for i in self._query_all(
+            IndexName=STATUS_INDEX, KeyConditionExpression="gsi1pk = :status",
+            FilterExpression="updated_at < :before AND attribute_exists(referrer_email)",
+            ExpressionAttributeValues={":status": s(status_partition(status)),
+                                       ":before": s(before)})]
+
+    def remove_personal_data(self, seen: StoredReferral, facts: dict[str, Any], actor: str,
+                             removed: str) -> bool:
+        # The referral itself is changed last, so a run that fails part way is done again.
+        self._redact_partition(seen.reference, removed)
+        at = now_iso()
+        try:
+            self.client.transact_write_items(TransactItems=[
+                {"Update": {
+                    "TableName": self.table, "Key": referral_key(seen.reference),
+                    "UpdateExpression": ("SET facts = :facts, anonymised_at = :at REMOVE answers, "
+                                         "referrer_email, progress, flags, #p7, #s7"),
+                    "ConditionExpression": "updated_at = :seen AND attribute_not_exists("
+                                           "anonymised_at)",
+                    "ExpressionAttributeNames": {"#p7": f"{PERSON_INDEX}pk",
+                                                 "#s7": f"{PERSON_INDEX}sk"},
+                    "ExpressionAttributeValues": {
+                        ":facts": s(json.dumps(facts, sort_keys=True)), ":at": s(at),
+                        ":seen": s(seen.updated_at)},
+                }},
+                {"Put": {"TableName": self.table,
+                         "Item": event_item(seen.reference, "personal_data_removed", actor,
+                                            {"retention": "ended before the retention period"},
+                                            at),
+                         "ConditionExpression": "attribute_not_exists(pk)"}},
+            ])
+        except self.client.exceptions.TransactionCanceledException:
+            return False
+        return True
+
+    def _redact_partition(self, reference: str, removed: str) -> None:
+        """Events keep what happened and when; who keeps roles, loses addresses. Email records
+        lose their recipient; task tokens and reminder counts go."""
+        for item in self._partition(reference, ""):
+            key = {"pk": item["pk"], "sk": item["sk"]}
+            kind = item["sk"]["S"].split("#", 1)[0]
+            if kind == "EVENT":
+                who, what = item["who"]["S"], item["what"]["S"]
+                if "@" in what:  # `email_sent:kind:step:notice:address`
+                    what = f"{what.rsplit(':', 1)[0]}:{removed}"
+                self.client.update_item(
+                    TableName=self.table, Key=key,
+                    UpdateExpression="SET #who = :who, #what = :what, #detail = :detail",
+                    ExpressionAttributeNames={"#who": "who", "#what": "what",
+                                              "#detail": "detail"},
+                    ExpressionAttributeValues={":who": s(removed if "@" in who else who),
+                                               ":what": s(what), ":detail": s("{}")})
+            elif kind == "EMAIL" and "@" in item["sk"]["S"] + item["to"]["S"]:
+                # The record's key names its recipient (`EMAIL#kind:step:notice:address`):
+                # write it again under a key without it.
+                head = item["sk"]["S"].rsplit(":", 1)[0] if ":" in item["sk"]["S"] else \
+                    item["sk"]["S"]
+                self.client.put_item(TableName=self.table, Item={
+                    **item, "sk": s(f"{head}:{removed}-{secrets.token_hex(4)}"),
+                    "to": s(removed)})
+                self.client.delete_item(TableName=self.table, Key=key)
+            elif kind in ("TOKEN", "REMINDERS"):
+                self.client.delete_item(TableName=self.table, Key=key)
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    def _partition(self, reference: str, prefix: str) -> list[dict[str, Any]]:
+        """Every item of a referral's partition whose sort key starts with `prefix` (all for
+        an empty prefix), read consistently."""
+        if prefix:
+            return self._query_all(
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+                ExpressionAttributeValues={":pk": s(f"REFERRAL#{reference}"),
+                                           ":prefix": s(prefix)}, ConsistentRead=True)
+        return self._query_all(KeyConditionExpression="pk = :pk", ConsistentRead=True,
+                               ExpressionAttributeValues={":pk": s(f"REFERRAL#{reference}")})
+
+    def _query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
+        """Every item a query finds, page after page."""
+        items: list[dict[str, Any]] = []
+        kwargs["TableName"] = self.table
+        while True:
+            page = self.client.query(**kwargs)
+            items.extend(page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _encode_token(key: dict[str, Any] | None) -> str | None:
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode()
+
+
+def _decode_token(token: str, index: str) -> dict[str, Any]:
+    """The key to start after; BadPageToken unless it is a key of this view's index."""
+    expected = {"pk", "sk", f"{index}pk", f"{index}sk"}
+    try:
+        key = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        raise BadPageToken(token) from None
+    if not isinstance(key, dict) or set(key) != expected or not all(
+            isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str)
+            and 0 < len(v["S"]) <= 300 for v in key.values()):
+        raise BadPageToken(token)
+    return key

@@ -1,0 +1,297 @@
+"""Referrals in DynamoDB: storing one, changing its status, its history, emails and waits.
+
+Every write that matters is conditional: a referral, its first event and its idempotency record
+are written in one transaction (all or nothing), and a status change happens only from an
+allowed status, in the same transaction as its event and the link it uses up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib.adapters.dynamo.items import (
+    ALL_INDEX,
+    BOROUGH_INDEX,
+    FLAGGED_INDEX,
+    PERSON_INDEX,
+    TIER_INDEX,
+    WAITING_INDEX,
+    event_from_item,
+    event_item,
+    index_entry,
+    link_key,
+    n,
+    partition_key,
+    person_partition,
+    referral_from_item,
+    referral_key,
+    s,
+    sort_key,
+    status_partition,
+    value,
+)
+from chalicelib.adapters.dynamo.queries import ReferralQueries
+from chalicelib.domain.dates import now_iso
+from chalicelib.domain.errors import IdempotencyConflict, NotFound, TransitionRefused
+from chalicelib.domain.identifiers import new_reference, parse_reference, sha256
+from chalicelib.domain.policy import IDEMPOTENCY_SECONDS
+from chalicelib.domain.records import (
+    Created,
+    EmailRecord,
+    Event,
+    Link,
+    NewReferral,
+    StoredReferral,
+)
+
+
+class DynamoReferrals(ReferralQueries):
+    def __init__(self, client: Any, table: str,
+                 make_reference: Callable[[], str] = new_reference) -> None:
+        self.client = client
+        self.table = table
+        self.make_reference = make_reference
+
+    # --- storing a referral --------------------------------------------------------------------
+
+    def create(self, new: NewReferral, actor: str, idempotency_key: str | None = None,
+               attempts: int = 5) -> Created:
+        body_hash = sha256(new.answers)
+        key_hash = sha256(idempotency_key) if idempotency_key else None
+        for _ in range(attempts):
+            if key_hash:
+                existing = self._idempotent_result(key_hash, body_hash)
+                if existing:
+                    return existing
+            reference = self.make_reference()
+            created_at = now_iso()
+            items: list[dict[str, Any]] = [
+                {"Put": {"TableName": self.table, "Item": self._new_item(new, reference,
+                                                                          created_at),
+                         "ConditionExpression": "attribute_not_exists(pk)"}},
+                {"Put": self._event_put(reference, "submitted", actor, {}, created_at)},
+            ]
+            if key_hash:
+                items.append({"Put": {
+                    "TableName": self.table,
+                    "Item": {"pk": s(f"IDEMPOTENCY#{key_hash}"), "sk": s("IDEMPOTENCY"),
+                             "body_sha256": s(body_hash), "reference": s(reference),
+                             "expires_at": n(int(time.time()) + IDEMPOTENCY_SECONDS)},
+                    "ConditionExpression": "attribute_not_exists(pk)"}})
+            try:
+                self.client.transact_write_items(TransactItems=items)
+            except self.client.exceptions.TransactionCanceledException:
+                # A reference collision or a concurrent request with the same key: look again.
+                continue
+            return Created(reference, "submitted", replayed=False)
+        raise RuntimeError("could not store the referral: too many conflicting writes")
+
+    @staticmethod
+    def _new_item(new: NewReferral, reference: str, created_at: str) -> dict[str, Any]:
+        return {
+            **referral_key(reference),
+            "gsi1pk": s(status_partition("submitted")),
+            "gsi1sk": s(sort_key(created_at, reference)),
+            **index_entry(ALL_INDEX, "REFERRALS", created_at, reference),
+            **index_entry(BOROUGH_INDEX, f"BOROUGH#{new.borough}", created_at, reference),
+            **index_entry(PERSON_INDEX, person_partition(new.nhs_number), created_at, reference),
+            "reference": s(reference),
+            "status": s("submitted"),
+            "created_at": s(created_at),
+            "updated_at": s(created_at),
+            "answers": s(new.answers),
+            "total_pence": n(new.total_pence),
+            "referrer_email": s(new.referrer_email),
+        }
+
+    def _idempotent_result(self, key_hash: str, body_hash: str) -> Created | None:
+        item = self.client.get_item(
+            TableName=self.table,
+            Key={"pk": s(f"IDEMPOTENCY#{key_hash}"), "sk": s("IDEMPOTENCY")},
+            ConsistentRead=True,
+        ).get("Item")
+        if not item:
+            return None
+        reference = item["reference"]["S"]
+        if item["body_sha256"]["S"] != body_hash:
+            raise IdempotencyConflict(reference)
+        return Created(reference, self.get(reference).status, replayed=True)
+
+    # --- reading one -----------------------------------------------------------------------------
+
+    def get(self, reference: str) -> StoredReferral:
+        item = self.client.get_item(
+            TableName=self.table, Key=referral_key(reference), ConsistentRead=True
+        ).get("Item")
+        if not item:
+            raise NotFound(reference)
+        return referral_from_item(item)
+
+    def find(self, typed_reference: str) -> StoredReferral | None:
+        from urllib.parse import unquote
+
+        reference = parse_reference(unquote(typed_reference))
+        if reference is None:
+            return None
+        try:
+            return self.get(reference)
+        except NotFound:
+            return None
+
+    # --- changing status -------------------------------------------------------------------------
+
+    def change(self, reference: str, to: str, from_statuses: tuple[str, ...], actor: str,
+               what: str, detail: dict[str, Any] | None = None,
+               fields: dict[str, Any] | None = None, when: dict[str, str] | None = None,
+               using_link: Link | None = None) -> None:
+        at = now_iso()
+        current = self.get(reference)
+        sort = sort_key(current.created_at, reference)
+        values: dict[str, Any] = {":to": s(to), ":at": s(at),
+                                  ":gsi1pk": s(status_partition(to)), ":gsi1sk": s(sort)}
+        names = {"#status": "status", "#updated": "updated_at", "#g1": "gsi1pk", "#g1s": "gsi1sk"}
+        sets = ["#status = :to", "#updated = :at", "#g1 = :gsi1pk", "#g1s = :gsi1sk"]
+        for index, (name, python) in enumerate(self._with_views(fields or {}, sort).items()):
+            names[f"#f{index}"] = name
+            values[f":f{index}"] = value(python)
+            sets.append(f"#f{index} = :f{index}")
+        for index, status in enumerate(from_statuses):
+            values[f":from{index}"] = s(status)
+        conditions = [f"#status IN ({', '.join(f':from{i}' for i in range(len(from_statuses)))})"]
+        for index, (name, wanted) in enumerate((when or {}).items()):
+            names[f"#w{index}"] = name
+            values[f":w{index}"] = s(wanted)
+            conditions.append(f"#w{index} = :w{index}")
+        # The step waited for has changed: off the waiting (overdue) view until the next wait.
+        names.update({"#w6": f"{WAITING_INDEX}pk", "#w6s": f"{WAITING_INDEX}sk",
+                      "#due": "due_at", "#wstep": "waiting_step"})
+        items: list[dict[str, Any]] = [
+            {"Update": {
+                "TableName": self.table, "Key": referral_key(reference),
+                "UpdateExpression": "SET " + ", ".join(sets) + " REMOVE #w6, #w6s, #due, #wstep",
+                "ConditionExpression": " AND ".join(conditions),
+                "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}},
+            {"Put": self._event_put(reference, what, actor, detail or {}, at)},
+        ]
+        if using_link is not None:
+            items.append({"Update": self._use_link_update(using_link.id_hash, int(time.time()))})
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except self.client.exceptions.TransactionCanceledException as exc:
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            raise TransitionRefused(f"{reference}: {to} refused ({reasons})") from None
+
+    @staticmethod
+    def _with_views(fields: dict[str, Any], sort: str) -> dict[str, Any]:
+        """The fields, and the index keys that file the referral in the tier and flagged views
+        when intake records its tier and flags."""
+        extra: dict[str, Any] = {}
+        if "tier" in fields:
+            extra.update({f"{TIER_INDEX}pk": f"TIER#{fields['tier']}", f"{TIER_INDEX}sk": sort})
+        if fields.get("flags"):
+            extra.update({f"{FLAGGED_INDEX}pk": "FLAGGED", f"{FLAGGED_INDEX}sk": sort})
+        return {**fields, **extra}
+
+    def _use_link_update(self, id_hash: str, now: int) -> dict[str, Any]:
+        return {
+            "TableName": self.table, "Key": link_key(id_hash),
+            "UpdateExpression": "SET used_at = :at",
+            "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(used_at) "
+                                   "AND valid_until > :now",
+            "ExpressionAttributeValues": {":at": s(now_iso()), ":now": n(now)},
+        }
+
+    # --- history ---------------------------------------------------------------------------------
+
+    def _event_put(self, reference: str, what: str, who: str, detail: dict[str, Any],
+                   at: str) -> dict[str, Any]:
+        return {"TableName": self.table, "Item": event_item(reference, what, who, detail, at),
+                "ConditionExpression": "attribute_not_exists(pk)"}
+
+    def add_event(self, reference: str, what: str, who: str,
+                  detail: dict[str, Any] | None = None) -> None:
+        self.client.put_item(**self._event_put(reference, what, who, detail or {}, now_iso()))
+
+    def history(self, reference: str) -> list[Event]:
+        return [event_from_item(i) for i in self._partition(reference, "EVENT#")]
+
+    # --- emails ----------------------------------------------------------------------------------
+
+    def email_already_sent(self, reference: str, key: str) -> bool:
+        return self._get(partition_key(reference, f"EMAIL#{key}")) is not None
+
+    def record_email(self, reference: str, key: str, to: str, subject: str,
+                     message_id: str) -> None:
+        at = now_iso()
+        # A second record of the same email (a retried task) is a no-op.
+        with contextlib.suppress(self.client.exceptions.TransactionCanceledException):
+            self.client.transact_write_items(TransactItems=[
+                {"Put": {"TableName": self.table,
+                         "Item": {**partition_key(reference, f"EMAIL#{key}"), "to": s(to),
+                                  "subject": s(subject), "message_id": s(message_id),
+                                  "at": s(at)},
+                         "ConditionExpression": "attribute_not_exists(pk)"}},
+                {"Put": self._event_put(reference, f"email_sent:{key}", "system", {"to": to},
+                                        at)},
+            ])
+
+    def emails_sent(self, reference: str) -> list[EmailRecord]:
+        emails = [EmailRecord(kind=i["sk"]["S"].split("#", 1)[1].split(":", 1)[0],
+                              to=i["to"]["S"], subject=i["subject"]["S"], at=i["at"]["S"])
+                  for i in self._partition(reference, "EMAIL#")]
+        return sorted(emails, key=lambda e: e.at)
+
+    # --- waiting steps ---------------------------------------------------------------------------
+
+    def save_task_token(self, reference: str, step: str, token: str) -> None:
+        self.client.put_item(TableName=self.table, Item={
+            **partition_key(reference, f"TOKEN#{step}"), "token": s(token), "at": s(now_iso())})
+
+    def task_token(self, reference: str, step: str) -> str | None:
+        item = self._get(partition_key(reference, f"TOKEN#{step}"))
+        return item["token"]["S"] if item else None
+
+    def task_tokens(self, reference: str) -> dict[str, str]:
+        return {item["sk"]["S"].split("#", 1)[1]: item["token"]["S"]
+                for item in self._partition(reference, "TOKEN#")}
+
+    def mark_waiting(self, seen: StoredReferral, step: str, due_at: str) -> bool:
+        # Kept as it was through reminders: due is when the wait began plus the reminder period.
+        try:
+            self.client.update_item(
+                TableName=self.table, Key=referral_key(seen.reference),
+                UpdateExpression=("SET #pk6 = :waiting, #sk6 = if_not_exists(#sk6, :sort), "
+                                  "due_at = if_not_exists(due_at, :due), waiting_step = :step"),
+                ConditionExpression="updated_at = :seen",
+                ExpressionAttributeNames={"#pk6": f"{WAITING_INDEX}pk",
+                                          "#sk6": f"{WAITING_INDEX}sk"},
+                ExpressionAttributeValues={
+                    ":waiting": s("WAITING"), ":sort": s(sort_key(seen.created_at,
+                                                                  seen.reference)),
+                    ":due": s(due_at), ":step": s(step), ":seen": s(seen.updated_at)},
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def count_reminder(self, reference: str, step: str) -> int:
+        response = self.client.update_item(
+            TableName=self.table, Key=partition_key(reference, f"REMINDERS#{step}"),
+            UpdateExpression="ADD #count :one", ExpressionAttributeNames={"#count": "count"},
+            ExpressionAttributeValues={":one": n(1)}, ReturnValues="UPDATED_NEW")
+        return int(response["Attributes"]["count"]["N"])
+
+    def reset_reminders(self, reference: str, step: str) -> None:
+        self.client.delete_item(TableName=self.table,
+                                Key=partition_key(reference, f"REMINDERS#{step}"))
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    def _get(self, key: dict[str, Any]) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = self.client.get_item(
+            TableName=self.table, Key=key, ConsistentRead=True).get("Item")
+        return item
+

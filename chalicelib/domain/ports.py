@@ -1,0 +1,178 @@
+"""The seam between the use cases and the outside world: what the store, the mailer and the
+workflow engine must do, as Protocols.
+
+`chalicelib/bootstrap.py` builds the real adapters (DynamoDB, SES, Step Functions) once per
+Lambda container; tests pass the in-memory ones (`chalicelib/adapters/memory.py`), which pass the
+same contract tests (`tests/contract/`). Callers speak the domain: references, steps, links;
+never keys, transaction items or page tokens they could read.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from chalicelib.domain.records import (
+    Created,
+    Email,
+    EmailRecord,
+    Event,
+    Link,
+    NewReferral,
+    StoredReferral,
+    View,
+    WorklistPage,
+)
+
+
+class Referrals(Protocol):
+    """Referrals, their append-only history, the emails sent and the steps waiting."""
+
+    def create(self, new: NewReferral, actor: str, idempotency_key: str | None = None
+               ) -> Created:
+        """Store a new referral with its `submitted` event, once per idempotency key (a replay
+        returns the first; another body with the key raises IdempotencyConflict)."""
+        ...
+
+    def get(self, reference: str) -> StoredReferral:
+        """The referral, read consistently; NotFound if there is none."""
+        ...
+
+    def find(self, typed_reference: str) -> StoredReferral | None:
+        """The referral a person's typed reference names, forgiving case and spacing."""
+        ...
+
+    def change(self, reference: str, to: str, from_statuses: tuple[str, ...], actor: str,
+               what: str, detail: dict[str, Any] | None = None,
+               fields: dict[str, Any] | None = None, when: dict[str, str] | None = None,
+               using_link: Link | None = None) -> None:
+        """Change status only from an allowed one, with its history event, atomically.
+
+        `fields` are written with it (`tier` and `flags` also file it in the worklist's tier
+        and flagged views), `when` must hold for the change to happen, and `using_link` is used
+        up in the same transaction (it must be unused and unexpired). TransitionRefused if any
+        condition fails. The referral leaves the waiting (overdue) view."""
+        ...
+
+    def add_event(self, reference: str, what: str, who: str,
+                  detail: dict[str, Any] | None = None) -> None: ...
+
+    def history(self, reference: str) -> list[Event]:
+        """Every event, oldest first."""
+        ...
+
+    def email_already_sent(self, reference: str, key: str) -> bool: ...
+
+    def record_email(self, reference: str, key: str, to: str, subject: str,
+                     message_id: str) -> None:
+        """Remember an email was sent, with its event; once per key."""
+        ...
+
+    def emails_sent(self, reference: str) -> list[EmailRecord]:
+        """Each email recorded, oldest first."""
+        ...
+
+    def save_task_token(self, reference: str, step: str, token: str) -> None: ...
+
+    def task_token(self, reference: str, step: str) -> str | None: ...
+
+    def task_tokens(self, reference: str) -> dict[str, str]: ...
+
+    def mark_waiting(self, seen: StoredReferral, step: str, due_at: str) -> bool:
+        """File the referral in the waiting view (its first reminder due at `due_at`) if it is
+        unchanged since `seen`; False if it changed meanwhile."""
+        ...
+
+    def count_reminder(self, reference: str, step: str) -> int:
+        """One more reminder for the step; the count so far."""
+        ...
+
+    def reset_reminders(self, reference: str, step: str) -> None: ...
+
+    def page(self, view: View, size: int, after: str | None = None,
+             now: str | None = None) -> WorklistPage:
+        """One page of a worklist view, newest first; `after` is a page's `next_page`
+        (BadPageToken when it is not one of this view's). Overdue means a first reminder due
+        before `now`. Index queries only: never a scan."""
+        ...
+
+    def submitted_between(self, start: str, end: str) -> list[StoredReferral]:
+        """Every referral whose `created_at` sorts between the two ISO prefixes, oldest first."""
+        ...
+
+    def references_for_person(self, nhs_number: str) -> list[str]: ...
+
+    def ended_before(self, before: str) -> list[str]:
+        """References in a final status, last changed before `before`, still holding personal
+        data (the retention job's candidates)."""
+        ...
+
+    def remove_personal_data(self, seen: StoredReferral, facts: dict[str, Any], actor: str,
+                             removed: str) -> bool:
+        """Replace the referral's personal data by its anonymous facts, and remove it from its
+        history, email records and waits, if it is unchanged since `seen`; False if not."""
+        ...
+
+
+class Links(Protocol):
+    """One-time links, by the SHA-256 of their id: action links and staff sign-in alike."""
+
+    def put(self, link: Link, kept_seconds: int) -> None:
+        """Store a new link, kept `kept_seconds` after it stops working (then removed)."""
+        ...
+
+    def get(self, id_hash: str) -> Link | None: ...
+
+    def use(self, id_hash: str, now: int) -> bool:
+        """Mark the link used if it exists, is unused and unexpired; False if not."""
+        ...
+
+
+class Sessions(Protocol):
+    """Signed-in staff sessions, by the SHA-256 of their CSRF token."""
+
+    def start(self, id_hash: str, email: str, expires: int) -> None: ...
+
+    def is_live(self, id_hash: str, now: int) -> bool: ...
+
+    def end(self, id_hash: str) -> None: ...
+
+
+class Drafts(Protocol):
+    """Referral forms in progress, by the random id in their cookie."""
+
+    def save(self, draft_id: str, values: dict[str, str]) -> None: ...
+
+    def load(self, draft_id: str) -> dict[str, str] | None: ...
+
+
+class Store(Protocol):
+    """The four aggregates, each behind its own small interface."""
+
+    @property
+    def referrals(self) -> Referrals: ...
+
+    @property
+    def links(self) -> Links: ...
+
+    @property
+    def sessions(self) -> Sessions: ...
+
+    @property
+    def drafts(self) -> Drafts: ...
+
+
+class Mailer(Protocol):
+    def send(self, email: Email) -> str:
+        """Send the email; the message id. Errors propagate, so the workflow retries."""
+        ...
+
+
+class Workflow(Protocol):
+    def start(self, reference: str) -> bool:
+        """Start the referral's execution, named by its reference. Starting twice is harmless:
+        a running execution of that name is the one started; False if one has finished."""
+        ...
+
+    def complete(self, token: str, outcome: str) -> bool:
+        """Tell a waiting task its step is done; False if that wait had already ended."""
+        ...

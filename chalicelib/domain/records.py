@@ -1,0 +1,145 @@
+"""What the store keeps and returns, as plain records: a referral, its history, its emails, a
+one-time link, a page of the worklist. The adapters (`chalicelib/adapters/`) turn these into
+DynamoDB items and back; nothing outside them sees a key."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class StoredReferral:
+    """A referral as the table holds it now."""
+
+    reference: str
+    status: str
+    created_at: str
+    updated_at: str
+    answers: str  # the referral as JSON, exactly as validated; "" once retention removed it
+    total_pence: int
+    tier: str | None
+    flags: list[dict[str, Any]]
+    referrer_email: str
+    step: str | None = None  # the sign-off step waited for, while awaiting sign-off
+    approvers: tuple[str, ...] = ()
+    progress: dict[str, Any] | None = None  # what each later step recorded (agreement, ...)
+    waiting_step: str | None = None  # the step waiting for a person now, if any
+    due_at: str | None = None  # when that step's first reminder is due
+    approved_at: str | None = None  # the final sign-off
+    facts: dict[str, Any] | None = None  # kept when personal data is removed (retention)
+    anonymised_at: str | None = None
+
+    @property
+    def recorded(self) -> dict[str, Any]:
+        return self.progress or {}
+
+
+@dataclass(frozen=True)
+class NewReferral:
+    """What intake stores for a validated referral."""
+
+    answers: str  # the referral as JSON
+    total_pence: int
+    referrer_email: str
+    borough: str
+    nhs_number: str
+
+
+@dataclass(frozen=True)
+class Created:
+    reference: str
+    status: str
+    replayed: bool  # True when an idempotency key returned an existing referral
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry of a referral's append-only history: what happened, who did it, when."""
+
+    what: str
+    who: str
+    at: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EmailRecord:
+    """An email sent about a referral (the email itself is not kept)."""
+
+    kind: str
+    to: str
+    subject: str
+    at: str
+
+
+@dataclass(frozen=True)
+class Link:
+    """A one-time link: an action on a referral's step for one recipient, or a staff sign-in
+    (`action` "sign-in", no referral). Only the SHA-256 of the id in the URL is stored."""
+
+    id_hash: str
+    action: str
+    recipient: str
+    valid_until: int  # epoch seconds
+    created_at: str
+    reference: str = ""
+    step: str = ""
+    used_at: str | None = None
+
+    @property
+    def expired(self) -> bool:
+        return self.valid_until <= int(time.time())
+
+
+@dataclass(frozen=True)
+class WorklistRow:
+    """What the worklist shows of a referral."""
+
+    reference: str
+    status: str
+    created_at: str
+    updated_at: str
+    total_pence: int
+    tier: str | None
+    step: str | None
+    referrer_email: str
+    flagged: bool
+    due_at: str | None = None  # when waiting: the first reminder's due time
+
+
+@dataclass(frozen=True)
+class View:
+    """A worklist view: `all`, `overdue`, `flagged`, or `status`, `borough`, `tier` with the
+    value chosen."""
+
+    kind: str
+    value: str = ""
+
+
+@dataclass(frozen=True)
+class WorklistPage:
+    """One page of a view, newest first, with what it cost in items read."""
+
+    rows: list[WorklistRow]
+    next_page: str | None  # an opaque token for the page after; None on the last page
+    scanned_count: int = 0  # index entries the query read
+    keys_fetched: int = 0  # referral items then read by key
+
+    @property
+    def items_read(self) -> int:
+        return self.scanned_count + self.keys_fetched
+
+
+@dataclass(frozen=True)
+class Email:
+    """An email ready to send: only a reference, what is asked and a link, never patient
+    details (emails between health and care organisations are secure only on accredited
+    systems)."""
+
+    kind: str
+    to: str
+    subject: str
+    text: str
+    html: str

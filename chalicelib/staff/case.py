@@ -1,0 +1,274 @@
+"""A referral's case page and what advisors do there.
+
+The actions call the same functions as the emailed action links (`chalicelib/actions/`), so a
+change made here is the same conditional status change with its history event, and completes
+the state machine's wait just as a link would. Opening a case is itself recorded in the
+history (who looked at whose data, when).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from chalice.app import Response
+
+from chalicelib.domain import codes, pathway
+from chalicelib.domain.dates import now_iso
+from chalicelib.domain.errors import FieldError
+from chalicelib.domain.policy import MAX_TEXT
+from chalicelib.domain.records import StoredReferral
+from chalicelib.staff.sessions import StaffSession, require_staff
+from chalicelib.web.forms import typed_text
+from chalicelib.web.requests import query_of
+from chalicelib.web.responses import download, form_context, page, redirect
+
+if TYPE_CHECKING:
+    from chalicelib.bootstrap import Services
+
+DONE_MESSAGES = {
+    "decide": "Your decision has been recorded.",
+    "release": "The release of the money has been recorded.",
+    "ask": "Your question has been sent to the referrer.",
+    "note": "Your note has been added to the history.",
+    "resend": "The email has been sent again, with a new link.",
+    "withdraw": "The referral has been withdrawn and the referrer told.",
+    "start": "The referral's pathway has been started.",
+}
+
+
+def _open(svc: Services, request: Any,
+          reference: str) -> Response | tuple[StaffSession, StoredReferral]:
+    """The signed-in advisor and the referral a case route is about; or the answer to give
+    instead (sign in, a CSRF refusal, or 404)."""
+    session = require_staff(svc, request)
+    if isinstance(session, Response):
+        return session
+    stored = svc.store.referrals.find(reference)
+    if stored is None:
+        return page("staff/problem.html", status=404, title="Referral not found",
+                    message="There is no referral with that reference.")
+    return session, stored
+
+
+def waiting_for(svc: Services, stored: StoredReferral) -> tuple[str | None, list[str]]:
+    """The step the referral waits on now and the addresses it waits for."""
+    from chalicelib.domain.referral import load_stored
+    from chalicelib.workflow.notices import recipients
+
+    step = stored.waiting_step
+    if step is None and stored.status == "awaiting_sign_off":
+        step = stored.step
+    if step is None and stored.status == "awaiting_information":
+        step = "information"
+    if step is None or stored.status in pathway.FINAL or not stored.answers:
+        return None, []
+    return step, recipients(step, load_stored(stored.answers), svc.settings)
+
+
+def available_actions(stored: StoredReferral, step: str | None,
+                      never_started: bool = False) -> list[str]:
+    """What an advisor can do to the referral now."""
+    if stored.status in pathway.FINAL:
+        return ["note"]
+    actions = ["start"] if never_started else []
+    if stored.status == "awaiting_sign_off" and stored.step == "advisor":
+        actions.append("decide")
+    if stored.status == "agreement_accepted":
+        actions.append("release")
+    if stored.status == "awaiting_sign_off":
+        actions.append("ask")
+    actions.append("note")
+    if step is not None:
+        actions.append("resend")
+    actions.append("withdraw")
+    return actions
+
+
+def _actions_now(svc: Services, stored: StoredReferral, step: str | None) -> list[str]:
+    from chalicelib.intake.submission import never_started
+
+    return available_actions(stored, step, never_started(svc, stored))
+
+
+def case(svc: Services, request: Any, reference: str) -> Response:
+    opened = _open(svc, request, reference)
+    if isinstance(opened, Response):
+        return opened
+    session, stored = opened
+    svc.store.referrals.add_event(stored.reference, "viewed", session.email, {"page": "case"})
+    done = query_of(request).get("done", "")
+    return _case_page(svc, session, stored, message=DONE_MESSAGES.get(done, ""))
+
+
+def _case_page(svc: Services, session: StaffSession, stored: StoredReferral, status: int = 200,
+               message: str = "", errors: list[FieldError] | None = None,
+               values: dict[str, str] | None = None, problem: str = "") -> Response:
+    from chalicelib.actions.pages import decided_flags
+    from chalicelib.domain.referral import load_stored
+    from chalicelib.intake.form import anchor
+
+    referrals = svc.store.referrals
+    referral = load_stored(stored.answers) if stored.answers else None
+    step, waits_for = waiting_for(svc, stored)
+    return page(
+        "staff/case.html", status=status, session=session, title=stored.reference,
+        stored=stored, referral=referral,
+        flags=decided_flags(svc, stored, referral) if referral else [],
+        history=referrals.history(stored.reference),
+        emails=referrals.emails_sent(stored.reference),
+        step=step, step_label=codes.STEPS.get(step or "", ""), waits_for=waits_for,
+        actions=_actions_now(svc, stored, step), status_labels=codes.STATUSES,
+        message=message, problem=problem, now=now_iso(), anchor=anchor,
+        **form_context(errors, values))
+
+
+def act(svc: Services, request: Any, reference: str, action: str) -> Response:
+    """POST an action from the case page; on success, back to the case page (303)."""
+    from chalicelib.actions.commands import AlreadyDone
+
+    opened = _open(svc, request, reference)
+    if isinstance(opened, Response):
+        return opened
+    session, stored = opened
+    if action == "export":
+        return export(svc, session, stored)
+    step, _ = waiting_for(svc, stored)
+    if action not in _actions_now(svc, stored, step):
+        return _case_page(svc, session, stored, status=409,
+                          problem="That cannot be done at this stage of the referral. The page "
+                                  "shows what can be done now.")
+    try:
+        errors = perform(svc, action, session, stored, step)
+    except AlreadyDone:
+        return _case_page(svc, session, svc.store.referrals.get(stored.reference), status=409,
+                          problem="Someone else acted on this step first, so nothing was "
+                                  "changed. The page now shows where the referral is.")
+    if errors:
+        return _case_page(svc, session, stored, status=422, errors=errors, values=session.form)
+    return redirect(f"/staff/referrals/{stored.reference}?done={action}")
+
+
+def _text(posted: dict[str, str], name: str, message: str, errors: list[FieldError]) -> str:
+    text = typed_text(posted, name)
+    if not text:
+        errors.append(FieldError(name, message))
+    elif len(text) > MAX_TEXT:
+        errors.append(FieldError(name, f"Must be {MAX_TEXT} characters or fewer"))
+    return text
+
+
+def perform(svc: Services, action: str, session: StaffSession, stored: StoredReferral,
+            step: str | None) -> list[FieldError]:
+    """Do `action`, as the signed-in advisor; the field errors if the form was not right."""
+    handlers: dict[str, Callable[[Services, StaffSession, StoredReferral, str | None],
+                                 list[FieldError]]] = {
+        "decide": _decide, "release": _release, "ask": _ask, "note": _note,
+        "resend": _resend, "start": _start, "withdraw": _withdraw,
+    }
+    return handlers[action](svc, session, stored, step)
+
+
+def _checked(stored: StoredReferral, action: str, form: dict[str, str],
+             step: str) -> tuple[list[FieldError], dict[str, Any]]:
+    from chalicelib.actions.forms import validate
+    from chalicelib.domain.referral import load_stored
+
+    return validate(action, form, load_stored(stored.answers), step)
+
+
+def _decide(svc: Services, session: StaffSession, stored: StoredReferral,
+            step: str | None) -> list[FieldError]:
+    from chalicelib.actions import commands
+
+    errors, done = _checked(stored, "sign-off", session.form, "advisor")
+    if not errors:
+        commands.decide(svc, stored, "advisor", session.email, done["outcome"],
+                        done.get("text", ""))
+    return errors
+
+
+def _release(svc: Services, session: StaffSession, stored: StoredReferral,
+             step: str | None) -> list[FieldError]:
+    from chalicelib.actions import commands
+
+    errors, done = _checked(stored, "release", session.form, "release")
+    if not errors:
+        commands.record_release(svc, stored, session.email, done["management"],
+                                done["amount_pence"])
+    return errors
+
+
+def _ask(svc: Services, session: StaffSession, stored: StoredReferral,
+         step: str | None) -> list[FieldError]:
+    from chalicelib.actions import commands
+
+    errors: list[FieldError] = []
+    question = _text(session.form, "ask_question", "Enter your question for the referrer", errors)
+    if not errors:
+        commands.decide(svc, stored, stored.step or "", session.email, "more_information",
+                        question)
+    return errors
+
+
+def _note(svc: Services, session: StaffSession, stored: StoredReferral,
+          step: str | None) -> list[FieldError]:
+    errors: list[FieldError] = []
+    note = _text(session.form, "note", "Enter the note", errors)
+    if not errors:
+        svc.store.referrals.add_event(stored.reference, "note_added", session.email,
+                                      {"note": note})
+    return errors
+
+
+def _resend(svc: Services, session: StaffSession, stored: StoredReferral,
+            step: str | None) -> list[FieldError]:
+    resend(svc, stored, step or "", session.email)
+    return []
+
+
+def _start(svc: Services, session: StaffSession, stored: StoredReferral,
+           step: str | None) -> list[FieldError]:
+    from chalicelib.intake.submission import restart
+
+    restart(svc, stored, session.email)
+    return []
+
+
+def _withdraw(svc: Services, session: StaffSession, stored: StoredReferral,
+              step: str | None) -> list[FieldError]:
+    from chalicelib.actions import commands
+
+    errors: list[FieldError] = []
+    reason = _text(session.form, "withdraw_reason", "Enter why the referral is being withdrawn",
+                   errors)
+    if not errors:
+        commands.withdraw(svc, stored, session.email, reason)
+    return errors
+
+
+def resend(svc: Services, stored: StoredReferral, step: str, actor: str) -> list[str]:
+    """Send the waiting step's request again, with a new link; returns who was emailed."""
+    from chalicelib.domain.referral import load_stored
+    from chalicelib.workflow.notices import request
+
+    sent = request(svc, step, stored, load_stored(stored.answers), notice=f"resent {now_iso()}")
+    svc.store.referrals.add_event(stored.reference, "email_resent", actor,
+                                  {"step": step, "to": sent})
+    return sent
+
+
+def export(svc: Services, session: StaffSession, stored: StoredReferral) -> Response:
+    """Everything held about this referral's person, as a JSON download (recorded)."""
+    if not stored.answers:
+        return _case_page(svc, session, stored, status=409,
+                          problem="This referral no longer holds personal data.")
+    from chalicelib.domain.referral import load_stored
+    from chalicelib.staff.dataprotection import subject_access_export
+
+    nhs_number = load_stored(stored.answers).person.nhs_number
+    data = subject_access_export(svc, nhs_number, session.email)
+    return download(json.dumps(data, indent=2, ensure_ascii=False),
+                    "application/json; charset=utf-8",
+                    f"subject-access-{stored.reference}.json")

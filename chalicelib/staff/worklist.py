@@ -1,0 +1,87 @@
+"""The worklist: the referrals of one view, newest first, a page at a time, and finding one by
+its reference. Each view is one index query (never a scan)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from chalice.app import Response
+
+from chalicelib.domain import codes
+from chalicelib.domain.errors import BadPageToken, FieldError
+from chalicelib.domain.policy import MAX_REFERENCE_TYPED, PAGE_SIZE
+from chalicelib.domain.records import View
+from chalicelib.staff.sessions import StaffSession, require_staff
+from chalicelib.web.requests import query_of
+from chalicelib.web.responses import form_context, page, redirect
+
+if TYPE_CHECKING:
+    from chalicelib.bootstrap import Services
+
+
+def view_choices(svc: Services) -> list[dict[str, str]]:
+    """Every worklist view, as the select box lists them: value `view:value`."""
+    choices = [{"value": "all:", "text": "All referrals"},
+               {"value": "overdue:", "text": "Overdue: waiting past the reminder time"},
+               {"value": "flagged:", "text": "Flagged for a PHB advisor"}]
+    choices += [{"value": f"status:{code}", "text": f"Status: {label}"}
+                for code, label in codes.STATUSES.items()]
+    choices += [{"value": f"borough:{code}", "text": f"Borough: {label}"}
+                for code, label in codes.BOROUGHS.items()]
+    choices += [{"value": f"tier:{code}", "text": f"Signed off by: {label}"}
+                for code, label in svc.settings.tier_labels.items()]
+    return choices
+
+
+def _valid_view(view: str, value: str) -> bool:
+    return {
+        "all": value == "", "overdue": value == "", "flagged": value == "",
+        "status": value in codes.STATUSES,
+        "borough": value in codes.BOROUGHS,
+        "tier": value in codes.TIERS,
+    }.get(view, False)
+
+
+def worklist(svc: Services, request: Any) -> Response:
+    session = require_staff(svc, request)
+    if isinstance(session, Response):
+        return session
+    query = query_of(request)
+    if "reference" in query:
+        return _find(svc, session, query["reference"].strip())
+    kind, _, value = query.get("view", "all:").partition(":")
+    if "value" in query:
+        value = query["value"]
+    if not _valid_view(kind, value):
+        return _worklist_page(svc, session, View("all"), None, status=400,
+                              errors=[FieldError("view", "Select a list to show")])
+    return _worklist_page(svc, session, View(kind, value), query.get("after") or None)
+
+
+def _find(svc: Services, session: StaffSession, typed: str) -> Response:
+    found = svc.store.referrals.find(typed) if typed and len(typed) <= MAX_REFERENCE_TYPED \
+        else None
+    if found is not None:
+        return redirect(f"/staff/referrals/{found.reference}")
+    message = ("Enter a reference, like PHB-ABCD-2345" if not typed else
+               "No referral has that reference. Check it and try again")
+    return _worklist_page(svc, session, View("all"), None, status=404 if typed else 422,
+                          errors=[FieldError("reference", message)], typed=typed)
+
+
+def _worklist_page(svc: Services, session: StaffSession, view: View, after: str | None,
+                   status: int = 200, errors: list[FieldError] | None = None,
+                   typed: str = "") -> Response:
+    try:
+        listed = svc.store.referrals.page(view, PAGE_SIZE, after)
+    except BadPageToken:
+        listed = svc.store.referrals.page(view, PAGE_SIZE)
+        status, after = 400, None
+        errors = [FieldError("view", "That page link is not valid: start again from the first "
+                                     "page")]
+    return page(
+        "staff/worklist.html", status=status, session=session, title="Referrals",
+        rows=listed.rows, next_token=listed.next_page, view=view.kind, value=view.value,
+        selected=f"{view.kind}:{view.value}", choices=view_choices(svc),
+        first_page=after is None, typed=typed, anchor=lambda name: name,
+        status_labels=codes.STATUSES, **form_context(errors))

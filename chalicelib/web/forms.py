@@ -1,0 +1,40 @@
+"""Reading posted forms: urlencoded bodies, refused whole when malformed rather than guessed at."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+from chalicelib.domain.policy import MAX_BODY_BYTES, MAX_FORM_FIELD_CHARS, MAX_FORM_FIELDS
+
+
+class FormRejected(Exception):
+    """The request itself is malformed (not a user's typing mistake)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def parse_form(body: bytes) -> dict[str, str]:
+    """Decode a urlencoded body; a field sent twice or far too long is refused, not guessed at."""
+    if len(body) > MAX_BODY_BYTES:
+        raise FormRejected("The form is too large to send. Shorten your answers and try again.")
+    try:
+        text = body.decode("utf-8")
+        fields = parse_qs(text, keep_blank_values=True, strict_parsing=False,
+                          max_num_fields=MAX_FORM_FIELDS, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise FormRejected("The form could not be read. Go back and try again.") from None
+    result = {}
+    for name, values in fields.items():
+        if len(values) != 1:
+            raise FormRejected(f"The form sent the field {name!r} more than once.")
+        if len(values[0]) > MAX_FORM_FIELD_CHARS:
+            raise FormRejected(f"The answer in {name!r} is too long.")
+        result[name] = values[0]
+    return result
+
+
+def typed_text(posted: dict[str, str], name: str) -> str:
+    """A text box's answer, trimmed, with browsers' line endings made plain."""
+    return posted.get(name, "").strip().replace("\r\n", "\n")

@@ -1,0 +1,168 @@
+"""Who each step's emails go to, and sending them with the one-time links they carry.
+
+Each email is recorded once per (kind, step, notice, recipient), so a retried task never sends
+it twice; `notice` is the time the state machine entered the state that sends it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.actions import links
+from chalicelib.domain.codes import STEPS
+from chalicelib.domain.pathway import ACTION_FOR_STEP
+from chalicelib.domain.policy import DAY, OUTCOME_LINK_LIFETIMES, WITHDRAW_LINK_DAYS
+from chalicelib.domain.records import StoredReferral
+from chalicelib.web.render import render_email
+from chalicelib.workflow.wording import ADVISOR_STEP, NEXT_STEP, REQUEST_KIND, WORDING
+
+if TYPE_CHECKING:
+    from chalicelib.bootstrap import Services
+    from chalicelib.config import Settings
+    from chalicelib.domain.referral import Referral
+
+log = logging.getLogger(__name__)
+
+# How each approver is named in an email: "A PHB request needs {role}", "{decider} did not ...".
+ROLES = {
+    "referrer": "your sign-off",
+    "manager": "sign-off by an approving manager",
+    "panel": "sign-off by the PHB Oversight Panel",
+    "advisor": "a decision by a PHB advisor",
+}
+DECIDERS = {
+    "referrer": "the referrer",
+    "manager": "the approving manager",
+    "panel": "the PHB Oversight Panel",
+    "advisor": "a PHB advisor",
+}
+
+
+def recipients(step: str, referral: Referral, settings: Settings) -> list[str]:
+    """The addresses a step waits for (each gets a link of their own)."""
+    if step == "referrer" or step in ("information", "review", "closure"):
+        return [referral.referrer.email]
+    if step == "manager":
+        return [referral.approving_manager.email] if referral.approving_manager else []
+    if step == "panel":
+        return list(settings.panel_emails)
+    if step in ("advisor", "release"):
+        return list(settings.advisor_emails)
+    if step == "agreement":
+        return [referral.person.email or referral.referrer.email]
+    raise ValueError(step)
+
+
+def link_url(settings: Settings, action: str, link_id: str) -> str:
+    return f"{settings.public_base_url}/act/{action}/{link_id}"
+
+
+def send(svc: Services, kind: str, stored: StoredReferral, to: list[str], notice: str,
+         step: str | None = None, link_action: str | None = None, link_step: str | None = None,
+         link_days: int | None = None, **context: Any) -> list[str]:
+    """Email each address once for this notice, each with a link of their own when the email
+    asks them to act; returns the addresses emailed now."""
+    settings, referrals = svc.settings, svc.store.referrals
+    wording = WORDING[kind]
+    values = {
+        "reference": stored.reference,
+        "role": ROLES.get(step or "", ""),
+        "role_cap": DECIDERS.get(step or "", "The approver").capitalize(),
+        "step_label": STEPS.get(step or "", "an action"),
+        **context,
+    }
+    sent = []
+    for address in to:
+        key = f"{kind}:{step or '-'}:{notice}:{address}"
+        if referrals.email_already_sent(stored.reference, key):
+            continue
+        link = None
+        if link_action:
+            link_id = links.issue(svc.store.links, link_action, address,
+                                  (link_days or settings.link_valid_days) * DAY,
+                                  reference=stored.reference, step=link_step or step or "")
+            link = link_url(settings, link_action, link_id)
+        email = render_email(
+            "notice", to=address, settings=settings,
+            subject=wording.subject.format(**values),
+            heading=wording.heading.format(**values),
+            lines=[line.format(**values) for line in wording.lines],
+            link_text=wording.link_text.format(**values) if wording.link_text and link else None,
+            link_url=link,
+            reference=stored.reference,
+        )
+        message_id = svc.mailer.send(email)
+        referrals.record_email(stored.reference, key, address, email.subject, message_id)
+        sent.append(address)
+    return sent
+
+
+def request(svc: Services, step: str, stored: StoredReferral, referral: Referral, notice: str,
+            kind: str | None = None) -> list[str]:
+    """Ask the people a step waits for to act on it, each with a link (a resend, a reminder's
+    first request, the state machine's request)."""
+    kind = kind or REQUEST_KIND[step]
+    if kind == "agreement_request" and not referral.person.email:
+        kind = "agreement_request_via_referrer"
+    return send(svc, kind, stored, recipients(step, referral, svc.settings), notice, step=step,
+                link_action=ACTION_FOR_STEP[step])
+
+
+def acknowledge(svc: Services, stored: StoredReferral, referral: Referral) -> int:
+    """The referrer's acknowledgement: the reference, what happens next, a link to withdraw."""
+    key = "acknowledgement"
+    referrals, settings = svc.store.referrals, svc.settings
+    if referrals.email_already_sent(stored.reference, key):
+        return 0
+    next_step = NEXT_STEP.get(stored.tier or "", NEXT_STEP["manager"])
+    if stored.flags:
+        next_step += ADVISOR_STEP
+    withdraw_id = links.issue(svc.store.links, "withdraw", referral.referrer.email,
+                              WITHDRAW_LINK_DAYS * DAY, reference=stored.reference, step="any")
+    email = render_email(
+        "acknowledgement", to=referral.referrer.email, settings=settings,
+        reference=stored.reference, next_step=next_step,
+        status_url=f"{settings.public_base_url}/referrals/{stored.reference}",
+        withdraw_url=link_url(settings, "withdraw", withdraw_id),
+    )
+    message_id = svc.mailer.send(email)
+    referrals.record_email(stored.reference, key, email.to, email.subject, message_id)
+    return 1
+
+
+def tell_referrer(svc: Services, kind: str, stored: StoredReferral,
+                  referral: Referral) -> list[str]:
+    """The email that ends a referral; the same whether the workflow or a person sends it."""
+    link_action = None
+    step = stored.step
+    if kind == "rejected":
+        link_action = "outcome"
+        step = str(stored.recorded.get("rejected", {}).get("step", stored.step or ""))
+    if kind == "expired":
+        step = str(stored.recorded.get("expired", {}).get("step", stored.step or ""))
+    return send(svc, kind, stored, [referral.referrer.email], notice="final", step=step,
+                link_action=link_action, link_step="outcome",
+                link_days=svc.settings.link_valid_days * OUTCOME_LINK_LIFETIMES)
+
+
+def alert_advisors(svc: Services, reference: str) -> None:
+    """Tell the advisors a referral needs attention. If even that fails, record it: the
+    staff worklist shows the referral as needing attention all the same."""
+    stored = svc.store.referrals.get(reference)
+    try:
+        send(svc, "needs_attention", stored, list(svc.settings.advisor_emails),
+             notice=stored.updated_at)
+    except Exception as exc:
+        log.exception("could not email the advisors about %s", reference)
+        svc.store.referrals.add_event(reference, "advisor_alert_failed", "system",
+                                      {"error": type(exc).__name__})
+
+
+def describe_seconds(seconds: int) -> str:
+    """`259200` -> "3 days", `600` -> "10 minutes": a reminder period in words."""
+    for unit, size in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"

@@ -1,0 +1,215 @@
+"""The state machine's Lambda tasks. Each takes `{"task": ..., "referral_id": ...}`, reads and
+writes the referral by id, and returns only small, non-personal results for the execution.
+
+Tasks are safe to retry: status changes are conditional and each email is recorded once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.domain import pathway
+from chalicelib.domain.dates import iso, parse_iso
+from chalicelib.domain.errors import TransitionRefused
+from chalicelib.domain.records import StoredReferral
+from chalicelib.workflow import notices
+from chalicelib.workflow.failures import UnknownTask, classify
+
+if TYPE_CHECKING:
+    from chalicelib.bootstrap import Services
+    from chalicelib.domain.referral import Referral
+
+SYSTEM = "system"
+Event = dict[str, Any]
+
+
+def _load(svc: Services, event: Event) -> tuple[StoredReferral, Referral]:
+    from chalicelib.domain.referral import load_stored
+
+    stored = svc.store.referrals.get(event["referral_id"])
+    return stored, load_stored(stored.answers)
+
+
+# --- intake -----------------------------------------------------------------------------------
+
+
+def record_intake(svc: Services, event: Event) -> dict[str, Any]:
+    """Work out who signs the referral off, and move it to awaiting_sign_off."""
+    from chalicelib.domain.validation import sign_off
+
+    referrals = svc.store.referrals
+    stored, referral = _load(svc, event)
+    timing = {"wait_seconds": svc.settings.reminder_after_seconds}
+    if stored.status != "submitted":
+        # A retry after the change was made: report what was decided, change nothing.
+        return {"tier": stored.tier, "approvers": list(stored.approvers), **timing}
+    decision = sign_off(referral, svc.settings)
+    flags = [flag.as_dict() for flag in decision.flags]
+    approvers = list(decision.approvers)
+    try:
+        referrals.change(
+            stored.reference, "awaiting_sign_off", ("submitted",), actor=SYSTEM,
+            what="intake_recorded",
+            detail={"tier": decision.tier, "total_pence": decision.total_pence,
+                    "streamlined": decision.streamlined, "approvers": approvers,
+                    "flags": flags},
+            fields={"tier": decision.tier, "flags": flags, "approvers": approvers,
+                    "step": approvers[0]},
+        )
+    except TransitionRefused:
+        stored = referrals.get(stored.reference)
+        return {"tier": stored.tier, "approvers": list(stored.approvers), **timing}
+    return {"tier": decision.tier, "approvers": approvers, **timing}
+
+
+# --- emails -----------------------------------------------------------------------------------
+
+
+def notify(svc: Services, event: Event) -> dict[str, Any]:
+    """Send the email a state asks for: a request with its links, or an outcome."""
+    stored, referral = _load(svc, event)
+    kind, notice = event["kind"], event.get("notice", "")
+    if kind == "acknowledgement":
+        return {"sent": notices.acknowledge(svc, stored, referral)}
+    if kind in ("rejected", "expired", "withdrawn", "closed"):
+        return {"sent": len(notices.tell_referrer(svc, kind, stored, referral))}
+    step = event.get("step") or stored.step or ""
+    if kind == "sign_off_request":
+        step = stored.step or ""
+        answered = any(e.what == "information_given" and e.detail.get("step") == step
+                       for e in svc.store.referrals.history(stored.reference))
+        kind = "sign_off_answered" if answered else kind
+    elif kind not in ("information_request", "agreement_request", "release_request",
+                      "review_request", "closure_request"):
+        raise ValueError(f"unknown email kind {kind}")
+    if pathway.outcome_if_done(stored, step):
+        return {"sent": 0}
+    return {"sent": len(notices.request(svc, step, stored, referral, notice, kind))}
+
+
+# --- waiting for people -----------------------------------------------------------------------
+
+
+def await_step(svc: Services, event: Event) -> dict[str, Any]:
+    """Keep the task token of the step now waiting. If the step was already acted on (a person
+    was quicker than the state machine), complete the wait at once."""
+    referrals = svc.store.referrals
+    reference, step, token = event["referral_id"], event["step"], event["token"]
+    referrals.save_task_token(reference, step, token)
+    stored = referrals.get(reference)
+    outcome = pathway.outcome_if_done(stored, step)
+    if outcome:
+        svc.workflow.complete(token, outcome)
+    elif step not in pathway.DUE_STEPS:  # waiting for a time, not a person: never overdue
+        due = datetime.now(UTC) + timedelta(seconds=svc.settings.reminder_after_seconds)
+        referrals.mark_waiting(stored, step, iso(due))
+    return {"waiting": outcome is None}
+
+
+def remind(svc: Services, event: Event) -> dict[str, Any]:
+    """No answer in time: remind, then escalate to the advisors, then (where a step can) expire."""
+    referrals, settings = svc.store.referrals, svc.settings
+    stored, referral = _load(svc, event)
+    step, notice = event["step"], event.get("notice", "")
+    if pathway.outcome_if_done(stored, step):
+        return {"expired": False}
+    count = referrals.count_reminder(stored.reference, step)
+    limit = settings.reminders_before_escalation
+    expires = step in pathway.EXPIRING_STEPS
+    # A step that cannot expire (release, review, closure) is reminded every period until done,
+    # so the person always holds a working link and the execution never waits silently.
+    if count <= limit + 1 or not expires:
+        reminded = notices.recipients(step, referral, settings)
+        notices.request(svc, step, stored, referral, notice, kind="reminder")
+        referrals.add_event(stored.reference, "reminder_sent", SYSTEM,
+                            {"step": step, "count": count, "to": reminded})
+    if count == limit + 1:
+        notices.send(svc, "escalation" if expires else "escalation_open", stored,
+                     list(settings.advisor_emails), notice, step=step, reminders=count - 1,
+                     period=notices.describe_seconds(settings.reminder_after_seconds))
+        referrals.add_event(stored.reference, "escalated", SYSTEM,
+                            {"step": step, "to": list(settings.advisor_emails)})
+    if count > limit + 1 and expires:
+        return {"expired": _expire(svc, stored, step)}
+    return {"expired": False}
+
+
+def _expire(svc: Services, stored: StoredReferral, step: str) -> bool:
+    referrals = svc.store.referrals
+    try:
+        referrals.change(stored.reference, "expired", pathway.allowed_from("expired"),
+                         actor=SYSTEM, what="expired", detail={"step": step},
+                         fields={"progress": {**stored.recorded, "expired": {"step": step}}})
+    except TransitionRefused:
+        return pathway.outcome_if_done(referrals.get(stored.reference), step) == "expired"
+    return True
+
+
+def schedule(svc: Services, event: Event) -> dict[str, Any]:
+    """When the next wait ends: a UTC timestamp, and the seconds from now for the timeout of
+    the task that waits for it."""
+    settings = svc.settings
+    stored, referral = _load(svc, event)
+    now = datetime.now(UTC)
+    if event["step"] == "review":
+        released = _when(stored.recorded.get("release", {}).get("at")) or now
+        at = released + timedelta(seconds=settings.review_after_seconds)
+    else:
+        goal_date = max(goal.target_date for goal in referral.goals)
+        at = datetime(goal_date.year, goal_date.month, goal_date.day, 9, tzinfo=UTC)
+        if settings.closure_at_most_seconds_after_review:
+            reviewed = _when(stored.recorded.get("review", {}).get("at")) or now
+            at = min(at, reviewed + timedelta(
+                seconds=settings.closure_at_most_seconds_after_review))
+    at = max(at, now)
+    # The waiting task's timeout: a whole number of seconds, at least 1.
+    seconds = max(1, math.ceil((at - now).total_seconds()))
+    return {"at": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "seconds": seconds}
+
+
+def _when(value: str | None) -> datetime | None:
+    return parse_iso(value) if value else None
+
+
+# --- failures ---------------------------------------------------------------------------------
+
+
+def mark_needs_attention(svc: Services, event: Event) -> dict[str, Any]:
+    error = event.get("error") or {}
+    with contextlib.suppress(TransitionRefused):
+        svc.store.referrals.change(
+            event["referral_id"], "needs_attention", pathway.allowed_from("needs_attention"),
+            actor=SYSTEM, what="needs_attention",
+            detail={"error": str(error.get("Error", ""))[:200],
+                    "cause": str(error.get("Cause", ""))[:1000]},
+        )
+    notices.alert_advisors(svc, event["referral_id"])
+    return {"status": "needs_attention"}
+
+
+TASKS: dict[str, Callable[[Services, Event], dict[str, Any]]] = {
+    "record_intake": record_intake,
+    "notify": notify,
+    "await": await_step,
+    "remind": remind,
+    "schedule": schedule,
+    "mark_needs_attention": mark_needs_attention,
+}
+
+
+def run(svc: Services, event: Event) -> dict[str, Any]:
+    """The entry point of the `pathway` Lambda function."""
+    task = TASKS.get(event.get("task", ""))
+    if task is None:
+        raise UnknownTask(str(event.get("task")))
+    try:
+        return task(svc, event)
+    except Exception as exc:
+        named = classify(exc)
+        if named is exc:
+            raise
+        raise named from exc

@@ -1,0 +1,296 @@
+"""One set of promises, kept by both stores: the DynamoDB adapter (on moto) and the in-memory
+one the use-case tests run on. Each test runs against each (as in Chalice's todo-app sample),
+so a use case proven on the fake holds on DynamoDB."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from chalicelib.domain.dates import iso, now_iso
+from chalicelib.domain.errors import (
+    BadPageToken,
+    IdempotencyConflict,
+    NotFound,
+    TransitionRefused,
+)
+from chalicelib.domain.ports import Store
+from chalicelib.domain.records import Link, NewReferral, View
+
+TABLE = "phb-contract"
+
+
+def new(answers: str = '{"a": 1}', borough: str = "newham", nhs: str = "9434765919",
+        total: int = 12000) -> NewReferral:
+    return NewReferral(answers=answers, total_pence=total, referrer_email="sam@nhs.net",
+                       borough=borough, nhs_number=nhs)
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def store(request: pytest.FixtureRequest) -> Iterator[Store]:
+    if request.param == "memory":
+        from chalicelib.adapters.memory import MemoryStore
+
+        yield MemoryStore()
+        return
+    import boto3
+
+    from chalicelib.adapters.dynamo import DynamoStore, table_definition
+    from tests.conftest import SESSION
+
+    SESSION.ensure()
+    client = boto3.client("dynamodb", region_name="eu-west-2")
+    client.create_table(**table_definition(TABLE))
+    try:
+        yield DynamoStore(client, TABLE)
+    finally:
+        client.delete_table(TableName=TABLE)
+
+
+def created(store: Store, count: int, **changes: Any) -> list[str]:
+    """`count` referrals, oldest first (each a few milliseconds after the last)."""
+    references = []
+    for _ in range(count):
+        references.append(store.referrals.create(new(**changes), "sam@nhs.net").reference)
+        time.sleep(0.003)  # created_at has millisecond resolution
+    return references
+
+
+def link(id_hash: str = "h" * 64, valid_for: int = 60, **fields: str) -> Link:
+    return Link(id_hash=id_hash, action=fields.pop("action", "sign-off"),
+                recipient="jo@nhs.net", valid_until=int(time.time()) + valid_for,
+                created_at=now_iso(), **fields)
+
+
+class TestReferrals:
+    def test_a_referral_is_stored_with_its_first_event(self, store: Store) -> None:
+        made = store.referrals.create(new(), "sam@nhs.net")
+        assert (made.status, made.replayed) == ("submitted", False)
+        held = store.referrals.get(made.reference)
+        assert (held.status, held.answers, held.total_pence, held.referrer_email) == (
+            "submitted", '{"a": 1}', 12000, "sam@nhs.net")
+        assert held.created_at == held.updated_at and held.tier is None
+        assert [(e.what, e.who) for e in store.referrals.history(made.reference)] == [
+            ("submitted", "sam@nhs.net")]
+
+    def test_a_typed_reference_is_found_forgiving_case_and_spacing(self, store: Store) -> None:
+        reference = store.referrals.create(new(), "sam@nhs.net").reference
+        found = store.referrals.find(reference.lower().replace("-", " "))
+        assert found is not None and found.reference == reference
+        assert store.referrals.find("PHB-2222-2222") is None
+        assert store.referrals.find("nonsense") is None
+        with pytest.raises(NotFound):
+            store.referrals.get("PHB-2222-2222")
+
+    def test_one_referral_per_idempotency_key(self, store: Store) -> None:
+        first = store.referrals.create(new(), "sam@nhs.net", idempotency_key="k")
+        again = store.referrals.create(new(), "sam@nhs.net", idempotency_key="k")
+        assert (again.reference, again.replayed) == (first.reference, True)
+        with pytest.raises(IdempotencyConflict) as clash:
+            store.referrals.create(new(answers='{"b": 2}'), "sam@nhs.net", idempotency_key="k")
+        assert clash.value.reference == first.reference
+
+    def test_a_change_happens_only_from_an_allowed_status(self, store: Store) -> None:
+        reference = store.referrals.create(new(), "sam@nhs.net").reference
+        store.referrals.change(reference, "awaiting_sign_off", ("submitted",), "system",
+                               "intake_recorded", {"tier": "manager"},
+                               fields={"tier": "manager", "approvers": ["manager", "panel"],
+                                       "step": "manager", "flags": [{"code": "x"}],
+                                       "progress": {"q": 1}})
+        held = store.referrals.get(reference)
+        assert (held.status, held.tier, held.approvers, held.step, held.flags,
+                held.recorded) == ("awaiting_sign_off", "manager", ("manager", "panel"),
+                                   "manager", [{"code": "x"}], {"q": 1})
+        assert held.updated_at >= held.created_at
+        with pytest.raises(TransitionRefused):
+            store.referrals.change(reference, "approved", ("submitted",), "jo", "approved")
+        with pytest.raises(TransitionRefused):  # the step is not the one asked for
+            store.referrals.change(reference, "approved", ("awaiting_sign_off",), "jo",
+                                   "approved", when={"step": "panel"})
+        assert store.referrals.get(reference) == held
+        assert [e.what for e in store.referrals.history(reference)] == [
+            "submitted", "intake_recorded"]
+
+    def test_a_link_is_used_up_with_the_change_once(self, store: Store) -> None:
+        reference = store.referrals.create(new(), "sam@nhs.net").reference
+        one_time = link(reference=reference, step="manager")
+        store.links.put(one_time, kept_seconds=60)
+        store.referrals.change(reference, "awaiting_sign_off", ("submitted",), "jo", "a",
+                               using_link=one_time)
+        assert store.links.get(one_time.id_hash).used_at  # type: ignore[union-attr]
+        with pytest.raises(TransitionRefused):
+            store.referrals.change(reference, "awaiting_sign_off", ("awaiting_sign_off",), "jo",
+                                   "b", using_link=one_time)
+        expired = link("e" * 64, valid_for=-1)
+        store.links.put(expired, kept_seconds=60)
+        with pytest.raises(TransitionRefused):
+            store.referrals.change(reference, "awaiting_sign_off", ("awaiting_sign_off",), "jo",
+                                   "c", using_link=expired)
+        assert [e.what for e in store.referrals.history(reference)] == ["submitted", "a"]
+
+    def test_events_and_emails_are_kept_in_order_each_email_once(self, store: Store) -> None:
+        reference = store.referrals.create(new(), "sam@nhs.net").reference
+        store.referrals.add_event(reference, "note_added", "ann@x.org", {"note": "hi"})
+        assert not store.referrals.email_already_sent(reference, "ack")
+        store.referrals.record_email(reference, "ack", "sam@nhs.net", "Received", "m-1")
+        store.referrals.record_email(reference, "ack", "sam@nhs.net", "Received", "m-2")
+        store.referrals.record_email(reference, "reminder:manager:t:jo@nhs.net", "jo@nhs.net",
+                                     "Reminder", "m-3")
+        assert store.referrals.email_already_sent(reference, "ack")
+        assert [(e.kind, e.to) for e in store.referrals.emails_sent(reference)] == [
+            ("ack", "sam@nhs.net"), ("reminder", "jo@nhs.net")]
+        history = store.referrals.history(reference)
+        assert [e.what for e in history] == ["submitted", "note_added", "email_sent:ack",
+                                             "email_sent:reminder:manager:t:jo@nhs.net"]
+        assert history[1].detail == {"note": "hi"}
+
+    def test_waits_keep_their_token_due_time_and_reminders(self, store: Store) -> None:
+        referrals = store.referrals
+        reference = referrals.create(new(), "sam@nhs.net").reference
+        referrals.save_task_token(reference, "manager", "t-1")
+        referrals.save_task_token(reference, "manager", "t-2")
+        referrals.save_task_token(reference, "information", "t-3")
+        assert referrals.task_token(reference, "manager") == "t-2"
+        assert referrals.task_tokens(reference) == {"manager": "t-2", "information": "t-3"}
+        assert referrals.task_token(reference, "panel") is None
+        seen = referrals.get(reference)
+        assert referrals.mark_waiting(seen, "manager", "2020-01-01T00:00:00.000Z")
+        # Waiting again (after a reminder) keeps the first due time.
+        assert referrals.mark_waiting(seen, "manager", "2030-01-01T00:00:00.000Z")
+        waiting = referrals.get(reference)
+        assert (waiting.waiting_step, waiting.due_at) == ("manager",
+                                                          "2020-01-01T00:00:00.000Z")
+        overdue = referrals.page(View("overdue"), 10, now="2021-01-01T00:00:00.000Z")
+        assert [r.reference for r in overdue.rows] == [reference]
+        assert referrals.page(View("overdue"), 10, now="2019-01-01T00:00:00.000Z").rows == []
+        assert [referrals.count_reminder(reference, "manager") for _ in range(3)] == [1, 2, 3]
+        referrals.reset_reminders(reference, "manager")
+        assert referrals.count_reminder(reference, "manager") == 1
+        # A status change ends the wait; marking from what was seen before is refused.
+        time.sleep(0.003)  # updated_at has millisecond resolution
+        referrals.change(reference, "withdrawn", ("submitted",), "sam", "withdrawn")
+        assert referrals.get(reference).waiting_step is None
+        assert not referrals.mark_waiting(seen, "manager", "2020-01-01T00:00:00.000Z")
+        assert referrals.page(View("overdue"), 10, now="2021-01-01T00:00:00.000Z").rows == []
+
+
+class TestViews:
+    def test_each_view_lists_newest_first(self, store: Store) -> None:
+        referrals = store.referrals
+        east, west, flagged = (created(store, 1, borough=b)[0]
+                               for b in ("newham", "tower_hamlets", "newham"))
+        referrals.change(flagged, "awaiting_sign_off", ("submitted",), "system", "intake",
+                         fields={"tier": "referrer", "flags": [{"code": "household_items"}]})
+        referrals.change(west, "awaiting_sign_off", ("submitted",), "system", "intake",
+                         fields={"tier": "manager", "flags": []})
+
+        def listed(view: View) -> list[str]:
+            return [row.reference for row in referrals.page(view, 10).rows]
+
+        assert listed(View("all")) == [flagged, west, east]
+        assert listed(View("status", "submitted")) == [east]
+        assert listed(View("status", "awaiting_sign_off")) == [flagged, west]
+        assert listed(View("borough", "newham")) == [flagged, east]
+        assert listed(View("tier", "manager")) == [west]
+        assert listed(View("flagged")) == [flagged]
+        row = referrals.page(View("flagged"), 10).rows[0]
+        assert (row.status, row.tier, row.flagged, row.total_pence) == (
+            "awaiting_sign_off", "referrer", True, 12000)
+
+    @pytest.mark.parametrize("view", [View("all"), View("status", "submitted")])
+    def test_pages_follow_on_to_the_end(self, store: Store, view: View) -> None:
+        references = created(store, 7)
+        seen: list[str] = []
+        after = None
+        for _ in range(5):
+            page = store.referrals.page(view, 3, after)
+            assert len(page.rows) <= 3
+            seen += [row.reference for row in page.rows]
+            after = page.next_page
+            if after is None:
+                break
+        assert seen == references[::-1]
+
+    @pytest.mark.parametrize("token", ["nope", "%%", "eyJ4IjogMX0="])
+    def test_a_page_token_that_is_not_ours_is_refused(self, store: Store, token: str) -> None:
+        created(store, 2)
+        with pytest.raises(BadPageToken):
+            store.referrals.page(View("all"), 1, token)
+
+    def test_submitted_between_is_oldest_first_within_the_range(self, store: Store) -> None:
+        references = created(store, 3)
+        everything = store.referrals.submitted_between("0000", "9999")
+        assert [r.reference for r in everything] == references
+        first = store.referrals.get(references[0]).created_at
+        assert [r.reference for r in store.referrals.submitted_between("0000", first + "~")] \
+            == references[:1]
+
+
+class TestDataProtection:
+    def test_one_persons_referrals_and_their_removal(self, store: Store) -> None:
+        referrals = store.referrals
+        mine = created(store, 2)
+        theirs = created(store, 1, nhs="9434765870")
+        assert referrals.references_for_person("943 476 5919") == mine
+        ended = mine[0]
+        referrals.add_event(ended, "note_added", "ann@example.org", {"note": "Alex said hi"})
+        referrals.record_email(ended, "withdrawn:-:final:sam@nhs.net", "sam@nhs.net", "S", "m")
+        referrals.save_task_token(ended, "manager", "t")
+        referrals.change(ended, "withdrawn", ("submitted",), "sam@nhs.net", "withdrawn",
+                         {"reason": "moved"})
+        future = iso(datetime.now(UTC).replace(year=2100))
+        assert referrals.ended_before(future) == [ended]
+        assert referrals.ended_before("2000-01-01") == []
+        seen = referrals.get(ended)
+        assert referrals.remove_personal_data(seen, {"borough": "newham"}, "retention job",
+                                              "removed")
+        gone = referrals.get(ended)
+        assert (gone.answers, gone.referrer_email, gone.facts, gone.status) == (
+            "", "", {"borough": "newham"}, "withdrawn")
+        history = referrals.history(ended)
+        assert all("@" not in e.who and "@" not in e.what and e.detail in ({}, {
+            "retention": "ended before the retention period"}) for e in history), history
+        assert history[-1].what == "personal_data_removed"
+        assert [e.to for e in referrals.emails_sent(ended)] == ["removed"]
+        assert referrals.task_tokens(ended) == {}
+        assert referrals.references_for_person("9434765919") == mine[1:]
+        assert referrals.references_for_person("9434765870") == theirs
+        assert referrals.ended_before(future) == []
+        # Done once: a second removal from what was seen before changes nothing.
+        assert not referrals.remove_personal_data(seen, {}, "retention job", "removed")
+
+
+class TestLinksSessionsDrafts:
+    def test_a_link_is_kept_by_its_hash_and_used_once(self, store: Store) -> None:
+        one_time = link(action="sign-in")
+        store.links.put(one_time, kept_seconds=60)
+        assert store.links.get(one_time.id_hash) == one_time
+        assert store.links.get("x" * 64) is None
+        assert store.links.use(one_time.id_hash, int(time.time()))
+        assert not store.links.use(one_time.id_hash, int(time.time()))
+        assert store.links.get(one_time.id_hash).used_at  # type: ignore[union-attr]
+        expired = link("e" * 64, valid_for=-1)
+        store.links.put(expired, kept_seconds=60)
+        assert not store.links.use(expired.id_hash, int(time.time()))
+        assert not store.links.use("x" * 64, int(time.time()))
+
+    def test_a_session_lives_until_it_expires_or_ends(self, store: Store) -> None:
+        now = int(time.time())
+        store.sessions.start("s1", "ann@example.org", now + 60)
+        store.sessions.start("s2", "ann@example.org", now - 1)
+        assert store.sessions.is_live("s1", now)
+        assert not store.sessions.is_live("s2", now)
+        assert not store.sessions.is_live("s3", now)
+        store.sessions.end("s1")
+        assert not store.sessions.is_live("s1", now)
+
+    def test_a_draft_keeps_what_was_typed(self, store: Store) -> None:
+        assert store.drafts.load("d1") is None
+        store.drafts.save("d1", {"person.first_name": "Alex"})
+        store.drafts.save("d1", {"person.first_name": "Alex", "person.last_name": "Morgan"})
+        assert store.drafts.load("d1") == {"person.first_name": "Alex",
+                                           "person.last_name": "Morgan"}
