@@ -1,6 +1,6 @@
 """Small, optional fixes for moto 5.2.5 bugs found in the devstack spike.
 
-Both are process-wide and idempotent; ``apply_all()`` applies them.
+All are process-wide and idempotent; ``apply_all()`` applies them.
 
 * ``SendTaskFailure`` drops ``cause``: moto's ``StepFunctionResponse.send_task_failure``
   only forwards ``error`` to the backend, so a Catch sees ``"Cause": null``.
@@ -15,6 +15,9 @@ Both are process-wide and idempotent; ``apply_all()`` applies them.
   raises ExecutionAlreadyExists - or, if the 1st is still RUNNING with the same
   input, silently returns the 1st. AWS generates a UUID.
   :func:`fix_start_execution_default_name` does the same.
+* Every execution parses its definition with ANTLR again (about 0.2 s):
+  :func:`cache_parse_trees` keeps each definition's parse tree; and every Lambda task makes a
+  new boto3 client: :func:`reuse_task_clients` keeps one.
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ from typing import Any
 from moto.awslambda.models import LambdaFunction
 from moto.core.responses import EmptyResult
 from moto.dynamodb.responses import DynamoHandler
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 from moto.utilities.docker_utilities import DockerModel
@@ -95,8 +102,57 @@ def serialise_dynamodb() -> None:
     DynamoHandler.call_action = _serialised_dynamodb_call  # type: ignore[method-assign]
 
 
+_parse_trees: dict[str, Any] = {}
+_original_parse = AmazonStateLanguageParser.parse
+
+
+def _parse_with_cached_tree(definition: str) -> tuple[Any, Any]:
+    # ANTLR reads the same definition again for every execution (about 0.2 s each here). The
+    # parse tree is only read by the preprocessor, so keep it; the components the executions
+    # run (which hold per-run state) are still made afresh each time.
+    tree = _parse_trees.get(definition)
+    if tree is None:
+        program, tree = _original_parse(definition)
+        _parse_trees[definition] = tree
+        return program, tree
+    return Preprocessor().visit(tree), tree
+
+
+def cache_parse_trees() -> None:
+    """Parse each state machine definition once per process (moto parses it per execution)."""
+    AmazonStateLanguageParser.parse = staticmethod(_parse_with_cached_tree)  # type: ignore[method-assign]
+
+
+_clients: dict[tuple[Any, ...], Any] = {}
+
+
+def _cached_client(region: str, service: str, state_credentials: Any = None) -> Any:
+    # A boto3 client takes about 15 ms to make; the engine made one for every Lambda task.
+    # Clients are thread-safe; one per session, endpoint and region is reused.
+    import boto3
+    from moto.core.models import botocore_stubber
+    from moto.settings import moto_server_port
+
+    key = (id(boto3.DEFAULT_SESSION), botocore_stubber.enabled, moto_server_port(), region,
+           service)
+    if key not in _clients:
+        _clients[key] = _original_client_for(region, service, state_credentials)
+    return _clients[key]
+
+
+_original_client_for = boto_client_for
+
+
+def reuse_task_clients() -> None:
+    """Step Functions' Lambda tasks share one client (moto makes one per invocation)."""
+    # lambda_eval_utils imported the name itself: replace it there.
+    setattr(lambda_eval_utils, "boto_client_for", _cached_client)  # noqa: B010
+
+
 def apply_all() -> None:
     serialise_dynamodb()
+    cache_parse_trees()
+    reuse_task_clients()
     fix_send_task_failure_cause()
     fix_data_json_without_docker()
     fix_start_execution_default_name()

@@ -59,8 +59,8 @@ class SessionStack:
         from devstack import outbox, stack
 
         created = self.ensure()
-        stack.stop_executions(created.state_machine_arn)
         dynamodb = boto3.client("dynamodb", region_name=stack.REGION)
+        self.stop_executions_of_referrals_in(dynamodb, created)
         dynamodb.delete_table(TableName=created.table_name)
         dynamodb.create_table(**table_definition(created.table_name))
         # A test may have removed the sender's identity to make SES refuse: verify it again.
@@ -68,8 +68,32 @@ class SessionStack:
             EmailAddress=stack.SENDER)
         outbox.clear()
         os.environ["PHB_STATE_MACHINE_ARN"] = created.state_machine_arn
-        stack.forget_settings_and_clients()
+        # Settings are read again (a test may have changed one); the AWS clients stay: the
+        # endpoint is the same moto all session.
+        forget_settings()
         return created
+
+    @staticmethod
+    def stop_executions_of_referrals_in(dynamodb: Any, created: Any) -> None:
+        """Stop the execution of each referral the last test stored (an execution is named by
+        its referral's reference), so none acts on the next test's table. Listing every
+        execution of the session's state machine instead grows slower with each test."""
+        import contextlib
+
+        import boto3
+
+        from chalicelib.adapters.stepfunctions import execution_arn
+        from devstack import stack
+
+        sfn = boto3.client("stepfunctions", region_name=stack.REGION)
+        items = dynamodb.scan(TableName=created.table_name, ProjectionExpression="#r",
+                              FilterExpression="sk = :r", ExpressionAttributeNames={
+                                  "#r": "reference"},
+                              ExpressionAttributeValues={":r": {"S": "REFERRAL"}})["Items"]
+        for item in items:
+            with contextlib.suppress(Exception):  # never started, or finished already
+                sfn.stop_execution(executionArn=execution_arn(created.state_machine_arn,
+                                                              item["reference"]["S"]))
 
     def stop(self) -> None:
         if self.mock is not None:
@@ -95,10 +119,16 @@ def _stop_the_session_stack() -> Iterator[None]:
 def aws_stack() -> Iterator[Any]:
     created = SESSION.fresh()
     yield created
-    from devstack import stack
+    # The next test's fresh stack stops this one's executions (and the session's end, all).
+    forget_settings()
 
-    stack.stop_executions(created.state_machine_arn)
-    stack.forget_settings_and_clients()
+
+def forget_settings() -> None:
+    from chalicelib import bootstrap
+    from chalicelib.config import get_settings
+
+    get_settings.cache_clear()
+    bootstrap.reset()
 
 
 @pytest.fixture

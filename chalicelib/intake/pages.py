@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import secrets
 from datetime import date
-from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING, Any
 
 from chalice.app import Response
@@ -21,6 +20,7 @@ from chalicelib.domain.policy import DRAFT_SECONDS, MAX_GOALS, MAX_ITEMS
 from chalicelib.intake import form
 from chalicelib.intake.form import SECTION_BY_SLUG, SECTIONS
 from chalicelib.web.forms import FormRejected, parse_form
+from chalicelib.web.requests import cookie_from
 from chalicelib.web.responses import form_context, page, problem_page, redirect
 
 if TYPE_CHECKING:
@@ -33,17 +33,11 @@ SUBMITTED = "_submitted_reference"
 
 
 def draft_id_from(cookie_header: str | None) -> str | None:
-    if not cookie_header:
+    """The draft's id from the Cookie header, if it is one this service could have set."""
+    value = cookie_from(cookie_header, COOKIE)
+    if value is None or not value.isalnum() or len(value) > 64:
         return None
-    cookie: SimpleCookie = SimpleCookie()
-    try:
-        cookie.load(cookie_header)
-    except CookieError:
-        return None
-    morsel = cookie.get(COOKIE)
-    if morsel is None or not morsel.value.isalnum() or len(morsel.value) > 64:
-        return None
-    return morsel.value
+    return value
 
 
 def _set_cookie(draft_id: str, settings: Settings) -> str:

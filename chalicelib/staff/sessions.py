@@ -20,13 +20,13 @@ import json
 import secrets
 import time
 from dataclasses import dataclass, field
-from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING, Any
 
 from chalice.app import Response
 
 from chalicelib.domain.identifiers import sha256
 from chalicelib.domain.policy import STAFF_SESSION_SECONDS
+from chalicelib.web.requests import cookie_from
 from chalicelib.web.responses import page, redirect
 
 if TYPE_CHECKING:
@@ -127,18 +127,6 @@ def clear_cookie(settings: Settings) -> str:
     return f"{COOKIE}=; {_cookie_attributes(settings, 0)}"
 
 
-def cookie_value(cookie_header: str | None) -> str | None:
-    if not cookie_header:
-        return None
-    cookie: SimpleCookie = SimpleCookie()
-    try:
-        cookie.load(cookie_header)
-    except CookieError:
-        return None
-    morsel = cookie.get(COOKIE)
-    return morsel.value if morsel is not None else None
-
-
 # --- who is staff ----------------------------------------------------------------------------
 
 
@@ -151,7 +139,7 @@ def is_staff(email: str, settings: Settings) -> bool:
 def current_session(svc: Services, headers: Any) -> StaffSession | None:
     """The signed-in person, or None: no cookie, a forged or expired one, or no longer staff."""
     secret = secret_for(svc.settings)
-    value = cookie_value(headers.get("cookie"))
+    value = cookie_from(headers.get("cookie"), COOKIE)
     if secret is None or value is None:
         return None
     session = decode_session(value, secret)

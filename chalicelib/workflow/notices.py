@@ -15,7 +15,14 @@ from chalicelib.domain.pathway import ACTION_FOR_STEP
 from chalicelib.domain.policy import DAY, OUTCOME_LINK_LIFETIMES, WITHDRAW_LINK_DAYS
 from chalicelib.domain.records import StoredReferral
 from chalicelib.web.render import render_email
-from chalicelib.workflow.wording import ADVISOR_STEP, NEXT_STEP, REQUEST_KIND, WORDING
+from chalicelib.workflow.wording import (
+    ADVISOR_STEP,
+    DECIDERS,
+    NEXT_STEP,
+    REQUEST_KIND,
+    ROLES,
+    WORDING,
+)
 
 if TYPE_CHECKING:
     from chalicelib.bootstrap import Services
@@ -23,20 +30,6 @@ if TYPE_CHECKING:
     from chalicelib.domain.referral import Referral
 
 log = logging.getLogger(__name__)
-
-# How each approver is named in an email: "A PHB request needs {role}", "{decider} did not ...".
-ROLES = {
-    "referrer": "your sign-off",
-    "manager": "sign-off by an approving manager",
-    "panel": "sign-off by the PHB Oversight Panel",
-    "advisor": "a decision by a PHB advisor",
-}
-DECIDERS = {
-    "referrer": "the referrer",
-    "manager": "the approving manager",
-    "panel": "the PHB Oversight Panel",
-    "advisor": "a PHB advisor",
-}
 
 
 def recipients(step: str, referral: Referral, settings: Settings) -> list[str]:

@@ -127,6 +127,7 @@ WORDING: dict[str, Wording] = {
     ),
 }
 
+# How each approver is named in an email: "A PHB request needs {role}", "{decider} did not ...".
 ROLES = {
     "referrer": "your sign-off",
     "manager": "sign-off by an approving manager",
