@@ -36,6 +36,7 @@ BOUNDS: dict[str, tuple[int, int | None]] = {
     "review_after_seconds": (0, None),
     "closure_at_most_seconds_after_review": (0, None),
     "reqol_reliable_change": (1, 40),
+    "person_window_days": (1, 3660),
 }
 
 
@@ -74,6 +75,9 @@ class Settings:
     # Closure is asked for at the goal's target date; a stage may ask sooner (local: minutes).
     closure_at_most_seconds_after_review: int = 0
     reqol_reliable_change: int = 5
+    # The sign-off tier is decided on the person's total: this request and what their other
+    # PHBs had approved within this many days (a request cannot be split to stay under it).
+    person_window_days: int = 365
     agreement_version: str = "2026-11"
     help_email: str = "phb@example.org"
     help_phone: str = "020 3869 9728"
@@ -83,8 +87,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         if not self.staff_emails:
-            object.__setattr__(self, "staff_emails",
-                               tuple(e.strip().lower() for e in self.advisor_emails))
+            object.__setattr__(self, "staff_emails", tuple(self.advisor_emails))
         problems = []
         if self.stage not in STAGES:
             problems.append(f"stage must be one of {', '.join(STAGES)}")
@@ -150,9 +153,10 @@ def _parse(name: str, kind: Any, text: str) -> Any:
         except ValueError:
             raise ValueError(f"{name} must be a whole number, not {text!r}") from None
     if "tuple" in str(kind):
-        items = [item.strip().lower() for item in text.split(",") if item.strip()]
+        # Addresses are kept as typed (compared ignoring case); domains are lower case.
+        items = [item.strip() for item in text.split(",") if item.strip()]
         if name == "allowed_referrer_domains":
-            items = [item.lstrip("@.") for item in items]
+            items = [item.lstrip("@.").lower() for item in items]
         return tuple(items)
     return text
 

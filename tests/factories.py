@@ -7,7 +7,17 @@ from typing import Any
 
 from devstack.example import NHS_NUMBER, make_items, make_referral
 
-__all__ = ["NHS_NUMBER", "make_items", "make_referral", "with_change"]
+__all__ = ["NHS_NUMBER", "another_person", "make_items", "make_referral", "with_change"]
+
+# Valid NHS numbers (starting with 9: never a real person's) for other people than the example's.
+OTHER_NHS_NUMBERS = ("9434765900", "9434765927", "9434765935", "9434765943", "9434765951",
+                     "9434765978", "9434765986", "9434765994")
+
+
+def another_person(n: int, **changes: Any) -> dict[str, Any]:
+    """The example's person as someone else: another NHS number and name (the `n`th)."""
+    return {**make_referral()["person"], "nhs_number": OTHER_NHS_NUMBERS[n],
+            "first_name": f"Person{n}", **changes}
 
 
 def with_change(referral: dict[str, Any], path: str, value: Any) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """One-time links: the way a person acts on a step from an email, and the way staff sign in.
 
 A link carries an opaque random id, never the Step Functions task token. Only the id's SHA-256
-is stored, bound to one action and one recipient (and for an action link, one referral and
-step), with an expiry. An action link is used up in the same transaction as the status change
-it makes, so it works once and two people racing on one step cannot both win.
+is stored, bound to one action and one recipient (as typed: who they are is compared ignoring
+case) and, for an action link, one referral and step, with an expiry. An action link is used
+up in the same transaction as the status change it makes, so it works once and two people
+racing on one step cannot both win.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def issue(links: Links, action: str, recipient: str, valid_seconds: int, referen
     if action not in (*LINK_ACTIONS, SIGN_IN):
         raise ValueError(action)
     link_id = secrets.token_urlsafe(32)
-    links.put(Link(id_hash=sha256(link_id), action=action, recipient=recipient.lower(),
+    links.put(Link(id_hash=sha256(link_id), action=action, recipient=recipient,
                    valid_until=int(time.time()) + valid_seconds, created_at=now_iso(),
                    reference=reference, step=step),
               kept_seconds=SIGN_IN_LINK_KEPT_SECONDS if action == SIGN_IN

@@ -11,6 +11,7 @@ from chalice.app import Response
 from chalicelib.actions import commands, links
 from chalicelib.actions.links import LinkProblem
 from chalicelib.domain import codes, pathway
+from chalicelib.domain.identity import find_address
 from chalicelib.domain.records import Link, StoredReferral
 from chalicelib.web.forms import FormRejected, parse_form
 from chalicelib.web.responses import form_context, page, problem_page
@@ -72,7 +73,7 @@ def _open(svc: Services, action: str, link_id: str) -> Opened:
                           "nothing to withdraw.")
     if action in ("withdraw", "outcome"):
         return Opened(link, stored, referral)
-    if link.recipient not in recipients(link.step, referral, svc.settings):
+    if find_address(link.recipient, recipients(link.step, referral, svc.settings)) is None:
         raise LinkProblem(403, "This link is not for you",
                           "It was sent to someone who is no longer asked to act on this step. "
                           "Contact the PHB team.")
@@ -98,6 +99,7 @@ def decided_flags(svc: Services, stored: StoredReferral,
 
 
 def _context(svc: Services, opened: Opened) -> dict[str, Any]:
+    from chalicelib.intake.decision import related
     from chalicelib.intake.form import anchor
 
     referral, stored, link = opened.referral, opened.stored, opened.link
@@ -121,6 +123,9 @@ def _context(svc: Services, opened: Opened) -> dict[str, Any]:
         "answered": answered,
         "rejected": stored.recorded.get("rejected", {}),
         "anchor": anchor,
+        # Who signs off and why, and the person's other PHBs, for the people deciding.
+        "basis": stored.basis or {},
+        "related": related(svc, stored, referral) if link.action == "sign-off" else [],
     }
 
 

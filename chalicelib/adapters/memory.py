@@ -39,7 +39,8 @@ from chalicelib.domain.records import (
 )
 
 # What a change's `fields` may set on a referral (the rest of a record is the store's own).
-_CHANGEABLE = {"tier", "flags", "approvers", "step", "progress", "approved_at"}
+_CHANGEABLE = {"tier", "flags", "approvers", "step", "progress", "approved_at", "basis", "ledger",
+               "next_release_due"}
 
 
 @dataclass
@@ -129,6 +130,19 @@ class MemoryReferrals:
             held.flagged = held.flagged or bool(changes.get("flags"))
             held.events.append(Event(what, actor, at, dict(detail or {})))
 
+    def record(self, seen: StoredReferral, actor: str, what: str,
+               detail: dict[str, Any] | None = None, fields: dict[str, Any] | None = None) -> None:
+        unknown = set(fields or {}) - _CHANGEABLE
+        if unknown:
+            raise ValueError(f"not a field a record sets: {sorted(unknown)}")
+        with self._lock:
+            held = self._one(seen.reference)
+            if held.stored.updated_at != seen.updated_at:
+                raise TransitionRefused(f"{seen.reference}: {what} refused")
+            at = now_iso()
+            held.stored = dataclasses.replace(held.stored, updated_at=at, **(fields or {}))
+            held.events.append(Event(what, actor, at, dict(detail or {})))
+
     def add_event(self, reference: str, what: str, who: str,
                   detail: dict[str, Any] | None = None) -> None:
         with self._lock:
@@ -203,6 +217,11 @@ class MemoryReferrals:
                  if start <= f"{h.stored.created_at}#{h.stored.reference}" <= end]
         return sorted(found, key=lambda r: (r.created_at, r.reference))
 
+    def releases_due(self, by: str) -> list[str]:
+        due = sorted((h.stored.next_release_due, h.stored.reference) for h in self._held.values()
+                     if h.stored.next_release_due and h.stored.next_release_due[:10] <= by)
+        return [reference for _, reference in due]
+
     def references_for_person(self, nhs_number: str) -> list[str]:
         person = sha256(nhs_number.replace(" ", ""))
         return [h.stored.reference for h in sorted(
@@ -229,7 +248,7 @@ class MemoryReferrals:
             at = now_iso()
             held.stored = dataclasses.replace(current, facts=dict(facts), anonymised_at=at,
                                               answers="", referrer_email="", progress={},
-                                              flags=[])
+                                              flags=[], basis=None, ledger=None)
             held.person = None
             held.events.append(Event("personal_data_removed", actor, at,
                                      {"retention": "ended before the retention period"}))

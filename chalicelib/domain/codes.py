@@ -137,3 +137,17 @@ def choices(table: dict[str, str],
 # Any code's label, for pages that show codes of several kinds (derived, not another table).
 LABELS: dict[str, str] = {**BOROUGHS, **GOAL_AREAS, **CATEGORIES, **RECURRENCES,
                           **BUDGET_MANAGEMENT}
+
+# How money was released to the person (a release entry's `how`).
+RELEASE_METHODS: dict[str, str] = {
+    "prepaid_card": "Prepaid card",
+    "bank_transfer": "Bank transfer",
+    "supplier": "Paid to the supplier",
+    "notional": "Notional (held by the NHS)",
+}
+# What becomes of money reported unspent.
+UNSPENT_STATES: dict[str, str] = {
+    "to_recover": "To recover",
+    "recovered": "Recovered",
+    "written_off": "Written off",
+}

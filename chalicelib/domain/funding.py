@@ -54,11 +54,12 @@ Approver = Literal["referrer", "manager", "panel", "advisor"]
 
 @dataclass(frozen=True)
 class Flag:
-    """An exclusion one item hit: the request also needs a PHB advisor's decision."""
+    """Something a PHB advisor must look at: an exclusion an item hit (`item` its index), or
+    something about the people (`item` None)."""
 
     code: str
     reason: str
-    item: int  # index into the referral's items
+    item: int | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {"code": self.code, "reason": self.reason, "item": self.item}
@@ -113,24 +114,47 @@ def exclusion_flags(items: Sequence[CostedItem], rules: FundingRules) -> tuple[F
     return tuple(flags)
 
 
-def is_streamlined(items: Sequence[CostedItem], rules: FundingRules) -> bool:
-    """Only smartphone and data items, each matching a catalogue entry within its caps."""
-    if not items:
+def is_streamlined(items: Sequence[CostedItem], rules: FundingRules,
+                   before: Sequence[CostedItem] = ()) -> bool:
+    """Only smartphone and data items, each matching a catalogue entry within its caps, and
+    the person's use of each entry (with `before`: the items of their counted PHBs, whatever
+    they cost) within it: its one-off cost, or its number of months."""
+    if not items or any(_cap_for(item, rules, within=True) is None for item in items):
         return False
-    for item in items:
-        if item.category != "smartphone_data":
-            return False
-        if not any(_within_cap(item, cap) for cap in rules.smartphone_data_catalogue):
-            return False
-    return True
+    used: dict[str, int] = {}
+    for item in [*items, *before]:
+        cap = _cap_for(item, rules, within=False)
+        if cap is not None:
+            used[cap.code] = used.get(cap.code, 0) + _use(item)
+    return all(used.get(cap.code, 0) <= _allowance(cap)
+               for cap in rules.smartphone_data_catalogue)
+
+
+def _cap_for(item: CostedItem, rules: FundingRules, within: bool) -> CatalogueCap | None:
+    """The catalogue entry an item is of (and, `within`, whose caps it keeps to)."""
+    if item.category != "smartphone_data":
+        return None
+    return next((cap for cap in rules.smartphone_data_catalogue
+                 if (_within_cap(item, cap) if within else _of_kind(item, cap))), None)
+
+
+def _use(item: CostedItem) -> int:
+    return (item.months or 1) if item.recurrence == "monthly" else item.cost_pence
+
+
+def _allowance(cap: CatalogueCap) -> int:
+    return cap.max_months if cap.recurrence == "monthly" else cap.max_pence
+
+
+def _of_kind(item: CostedItem, cap: CatalogueCap) -> bool:
+    return item.recurrence == cap.recurrence and any(
+        _words_match(item.description, word) for word in cap.keywords)
 
 
 def _within_cap(item: CostedItem, cap: CatalogueCap) -> bool:
-    if item.recurrence != cap.recurrence or item.cost_pence > cap.max_pence:
+    if not _of_kind(item, cap) or item.cost_pence > cap.max_pence:
         return False
-    if item.recurrence == "monthly" and (item.months or 1) > cap.max_months:
-        return False
-    return any(_words_match(item.description, word) for word in cap.keywords)
+    return item.recurrence != "monthly" or (item.months or 1) <= cap.max_months
 
 
 def sign_off(
@@ -138,10 +162,15 @@ def sign_off(
     rules: FundingRules,
     referrer_below: int,
     manager_up_to: int,
+    person_total: int | None = None,
+    before: Sequence[CostedItem] = (),
+    flags: Sequence[Flag] = (),
 ) -> SignOff:
-    """The tier by total (the streamlined pathway goes to the referrer whatever the total),
-    with the exclusion flags that add an advisor."""
+    """The tier by the person's total (this request's, when there is nothing else; the
+    streamlined pathway goes to the referrer whatever it is), with the exclusion flags and any
+    other `flags` that add an advisor."""
     total = total_pence(items)
-    streamlined = is_streamlined(items, rules)
-    tier: Tier = "referrer" if streamlined else tier_for_total(total, referrer_below, manager_up_to)
-    return SignOff(tier, total, streamlined, exclusion_flags(items, rules))
+    streamlined = is_streamlined(items, rules, before)
+    tier: Tier = "referrer" if streamlined else tier_for_total(
+        total if person_total is None else person_total, referrer_below, manager_up_to)
+    return SignOff(tier, total, streamlined, (*exclusion_flags(items, rules), *flags))

@@ -53,6 +53,12 @@ class Referrals(Protocol):
         condition fails. The referral leaves the waiting (overdue) view."""
         ...
 
+    def record(self, seen: StoredReferral, actor: str, what: str,
+               detail: dict[str, Any] | None = None, fields: dict[str, Any] | None = None) -> None:
+        """Write `fields` (None removes one) and an event without changing the status, only
+        if the referral is unchanged since `seen`: TransitionRefused if it changed."""
+        ...
+
     def add_event(self, reference: str, what: str, who: str,
                   detail: dict[str, Any] | None = None) -> None: ...
 
@@ -97,6 +103,10 @@ class Referrals(Protocol):
 
     def submitted_between(self, start: str, end: str) -> list[StoredReferral]:
         """Every referral whose `created_at` sorts between the two ISO prefixes, oldest first."""
+        ...
+
+    def releases_due(self, by: str) -> list[str]:
+        """References with a monthly release due on or before `by` (YYYY-MM-DD)."""
         ...
 
     def references_for_person(self, nhs_number: str) -> list[str]: ...

@@ -30,6 +30,9 @@ class StoredReferral:
     approved_at: str | None = None  # the final sign-off
     facts: dict[str, Any] | None = None  # kept when personal data is removed (retention)
     anonymised_at: str | None = None
+    basis: dict[str, Any] | None = None  # what intake decided the tier on (the person's total)
+    ledger: dict[str, Any] | None = None  # the money: approved, released, unspent
+    next_release_due: str | None = None  # the next monthly release's date, while one is due
 
     @property
     def recorded(self) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from chalicelib.domain import dates, funding, money, policy
 from chalicelib.domain.errors import FieldError
+from chalicelib.domain.identity import same_mailbox
 from chalicelib.domain.referral import Item, Referral
 
 if TYPE_CHECKING:
@@ -191,7 +192,8 @@ def _manager_errors(total: int, has_manager: bool, manager_email: str | None,
             f"Enter your approving manager's details: requests of {limit} or more "
             "are signed off by them",
         )]
-    if manager_email and referrer_email and manager_email.lower() == referrer_email.lower():
+    # One mailbox however it is typed, with or without a +tag, is one person.
+    if manager_email and referrer_email and same_mailbox(manager_email, referrer_email):
         return [FieldError("approving_manager.email",
                            "Your approving manager must be someone other than you")]
     return []

@@ -61,8 +61,12 @@ def create_referral(svc: Services, body: bytes, idempotency_key: str | None,
     from chalicelib.domain.errors import IdempotencyConflict
     from chalicelib.domain.validation import validate_referral, warnings
     from chalicelib.intake import submission
+    from chalicelib.intake.decision import decide, manager_needed
 
     result = validate_referral(data, svc.settings)
+    if not isinstance(result, list):
+        # The person's other PHBs count towards the tier: they may need the manager too.
+        result = manager_needed(decide(svc, result), result) or result
     if isinstance(result, list):
         return json_errors([error.as_dict() for error in result], 422)
     try:

@@ -185,11 +185,19 @@ def check_page(svc: Services, draft_id: str | None) -> Response:
     values = _open_draft(svc, draft_id)
     if isinstance(values, Response):
         return values
-    return _render_check(values, svc.settings, 200)
+    return _render_check(svc, values, 200)
 
 
-def _render_check(values: dict[str, str], settings: Settings, status: int) -> Response:
+def _render_check(svc: Services, values: dict[str, str], status: int) -> Response:
+    settings = svc.settings
     referral, errors = _check(values, settings)
+    decision = None
+    if referral is not None:
+        from chalicelib.intake.decision import decide, manager_needed
+
+        decision = decide(svc, referral)
+        errors = manager_needed(decision, referral)
+        referral = referral if not errors else None
     context: dict[str, Any] = {
         **form_context(errors, values),
         "referral": referral,
@@ -199,13 +207,14 @@ def _render_check(values: dict[str, str], settings: Settings, status: int) -> Re
         "warnings": [],
         "decision": None,
     }
-    if referral is not None:
-        from chalicelib.domain.validation import sign_off, warnings
+    if referral is not None and decision is not None:
+        from chalicelib.domain.validation import warnings
         from chalicelib.intake.summary import summary
 
         context["summary"] = summary(referral, settings.base_path)
         context["warnings"] = warnings(referral)
-        context["decision"] = sign_off(referral, settings)
+        context.update(decision=decision.sign_off, why=decision.why,
+                       why_counted=bool(decision.basis.counted))
     return page("referral/check.html", status=422 if errors else status, **context)
 
 
@@ -214,10 +223,12 @@ def submit(svc: Services, draft_id: str | None) -> Response:
     if isinstance(values, Response) or draft_id is None:
         return values if isinstance(values, Response) else _expired()
     referral, _ = _check(values, svc.settings)
-    if referral is None:
-        return _render_check(values, svc.settings, 422)
     from chalicelib.domain.errors import IdempotencyConflict
     from chalicelib.intake import submission
+    from chalicelib.intake.decision import decide, manager_needed
+
+    if referral is None or manager_needed(decide(svc, referral), referral):
+        return _render_check(svc, values, 422)
 
     try:
         created = submission.submit(svc, referral, idempotency_key=f"form:{draft_id}")

@@ -107,6 +107,7 @@ def _case_page(svc: Services, session: StaffSession, stored: StoredReferral, sta
                values: dict[str, str] | None = None, problem: str = "") -> Response:
     from chalicelib.actions.pages import decided_flags
     from chalicelib.domain.referral import load_stored
+    from chalicelib.intake.decision import related
     from chalicelib.intake.form import anchor
 
     referrals = svc.store.referrals
@@ -116,6 +117,7 @@ def _case_page(svc: Services, session: StaffSession, stored: StoredReferral, sta
         "staff/case.html", status=status, session=session, title=stored.reference,
         stored=stored, referral=referral,
         flags=decided_flags(svc, stored, referral) if referral else [],
+        basis=stored.basis or {}, related=related(svc, stored, referral) if referral else [],
         history=referrals.history(stored.reference),
         emails=referrals.emails_sent(stored.reference),
         step=step, step_label=codes.STEPS.get(step or "", ""), waits_for=waits_for,
@@ -267,8 +269,9 @@ def export(svc: Services, session: StaffSession, stored: StoredReferral) -> Resp
     from chalicelib.domain.referral import load_stored
     from chalicelib.staff.dataprotection import subject_access_export
 
-    nhs_number = load_stored(stored.answers).person.nhs_number
-    data = subject_access_export(svc, nhs_number, session.email)
+    who = load_stored(stored.answers).person
+    data = subject_access_export(svc, who.nhs_number, who.first_name, who.last_name,
+                                 who.date_of_birth.isoformat(), session.email)
     return download(json.dumps(data, indent=2, ensure_ascii=False),
                     "application/json; charset=utf-8",
                     f"subject-access-{stored.reference}.json")

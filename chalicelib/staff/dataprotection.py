@@ -32,10 +32,22 @@ RETENTION_ACTOR = "retention job"
 REMOVED = "removed"
 
 
-def subject_access_export(svc: Services, nhs_number: str, actor: str) -> dict[str, Any]:
-    """Everything held about the person with this NHS number, as one JSON-ready dict."""
+def subject_access_export(svc: Services, nhs_number: str, first_name: str, last_name: str,
+                          date_of_birth: str, actor: str) -> dict[str, Any]:
+    """Everything held about this person, as one JSON-ready dict: their referrals by NHS
+    number whose name and date of birth are theirs too. Any under another name or date of
+    birth are listed apart by reference only (never merged): an advisor resolves them."""
+    from chalicelib.domain.person import same_identity
+    from chalicelib.intake.decision import other_phb
+
     store = svc.store.referrals
-    references = store.references_for_person(nhs_number)
+    references, mismatched = [], []
+    for reference in store.references_for_person(nhs_number):
+        other = other_phb(store.get(reference))
+        if other is not None and same_identity(other, first_name, last_name, date_of_birth):
+            references.append(reference)
+        else:
+            mismatched.append(reference)
     referrals = []
     for reference in references:
         stored = store.get(reference)
@@ -48,6 +60,7 @@ def subject_access_export(svc: Services, nhs_number: str, actor: str) -> dict[st
             "sign_off": {"tier": stored.tier, "approvers": list(stored.approvers),
                          "flags": stored.flags, "final_sign_off_at": stored.approved_at},
             "recorded": stored.recorded,
+            "money": stored.ledger,
             "history": [{"at": e.at, "what": e.what, "who": e.who, "detail": e.detail}
                         for e in store.history(reference)],
             "emails": [asdict(email) for email in store.emails_sent(reference)],
@@ -56,7 +69,10 @@ def subject_access_export(svc: Services, nhs_number: str, actor: str) -> dict[st
         store.add_event(reference, "subject_access_export", actor,
                         {"referrals": len(references)})
     return {"exported_at": now_iso(), "exported_by": actor, "nhs_number": nhs_number,
-            "referrals": referrals}
+            "referrals": referrals,
+            "not_included": [{"reference": reference, "why": "The same NHS number under another "
+                              "name or date of birth: check which person it is"}
+                             for reference in mismatched]}
 
 
 def cutoff(days: int, now: datetime | None = None) -> str:

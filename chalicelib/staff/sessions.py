@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from chalice.app import Response
 
 from chalicelib.domain.identifiers import sha256
+from chalicelib.domain.identity import address_key
 from chalicelib.domain.policy import STAFF_SESSION_SECONDS
 from chalicelib.web.requests import cookie_from
 from chalicelib.web.responses import page, redirect
@@ -109,7 +110,7 @@ def decode_session(value: str, secret: bytes, now: int | None = None) -> StaffSe
 
 def new_session(email: str, now: int | None = None) -> StaffSession:
     now = int(time.time()) if now is None else now
-    return StaffSession(email=email.lower(), issued=now, expires=now + STAFF_SESSION_SECONDS,
+    return StaffSession(email=email, issued=now, expires=now + STAFF_SESSION_SECONDS,
                         csrf=secrets.token_urlsafe(32))
 
 
@@ -130,10 +131,19 @@ def clear_cookie(settings: Settings) -> str:
 # --- who is staff ----------------------------------------------------------------------------
 
 
+def staff_member(email: str, settings: Settings) -> str | None:
+    """The staff list's entry for `email` (however either is typed), or None. Every entry is
+    compared, so the time taken does not say which one matched."""
+    wanted = address_key(email).encode()
+    found = None
+    for known in settings.staff_emails:
+        if hmac.compare_digest(wanted, address_key(known).encode()):
+            found = known
+    return found
+
+
 def is_staff(email: str, settings: Settings) -> bool:
-    wanted = email.strip().lower()
-    return any(hmac.compare_digest(wanted.encode(), known.strip().lower().encode())
-               for known in settings.staff_emails)
+    return staff_member(email, settings) is not None
 
 
 def current_session(svc: Services, headers: Any) -> StaffSession | None:

@@ -22,11 +22,11 @@ from chalicelib.domain.identifiers import sha256
 from chalicelib.domain.policy import STAFF_SIGN_IN_LINK_SECONDS
 from chalicelib.staff.sessions import (
     encode_session,
-    is_staff,
     new_session,
     not_configured,
     secret_for,
     set_cookie,
+    staff_member,
 )
 from chalicelib.web.forms import FormRejected, parse_form
 from chalicelib.web.responses import form_context, page, redirect
@@ -95,7 +95,7 @@ def _check_email(text: str) -> str | FieldError:
     if len(text) > 254:
         return FieldError("email", "Email address must be 254 characters or fewer")
     try:
-        return str(validate_email(text, check_deliverability=False).normalized).lower()
+        return str(validate_email(text, check_deliverability=False).normalized)
     except EmailNotValidError:
         return FieldError("email", "Enter an email address in the correct format, like "
                                    "name@nhs.net")
@@ -116,8 +116,9 @@ def request_link(svc: Services, body: bytes, headers: Any) -> Response:
     checked = _check_email(typed)
     if isinstance(checked, FieldError):
         return _email_form({"email": typed}, [checked], 422)
-    if is_staff(checked, svc.settings):
-        _send_link(svc, checked)
+    member = staff_member(checked, svc.settings)
+    if member is not None:
+        _send_link(svc, member)
     return page("staff/check_email.html")
 
 
@@ -157,10 +158,12 @@ def use_link(svc: Services, link_id: str, headers: Any) -> Response:
             raise LinkProblem(409, *USED)
     except LinkProblem as problem:
         return _problem(problem)
-    if not is_staff(link.recipient, settings):
+    member = staff_member(link.recipient, settings)
+    if member is None:
         return _problem(LinkProblem(403, "You cannot sign in",
                                     "This address is no longer on the staff list."))
-    session = new_session(link.recipient)
+    # The history names each person as the staff list does, whatever they typed to sign in.
+    session = new_session(member)
     svc.store.sessions.start(sha256(session.csrf), session.email, session.expires)
     cookie = encode_session(session, secret)
     return redirect("/staff/", headers={"Set-Cookie": set_cookie(cookie, settings)})

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.actions import links
 from chalicelib.domain.codes import STEPS
+from chalicelib.domain.identity import independent_of
 from chalicelib.domain.pathway import ACTION_FOR_STEP
 from chalicelib.domain.policy import DAY, OUTCOME_LINK_LIFETIMES, WITHDRAW_LINK_DAYS
 from chalicelib.domain.records import StoredReferral
@@ -39,7 +40,7 @@ def recipients(step: str, referral: Referral, settings: Settings) -> list[str]:
     if step == "manager":
         return [referral.approving_manager.email] if referral.approving_manager else []
     if step == "panel":
-        return list(settings.panel_emails)
+        return independent_of(settings.panel_emails, referral.referrer.email)
     if step in ("advisor", "release"):
         return list(settings.advisor_emails)
     if step == "agreement":

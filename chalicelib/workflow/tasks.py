@@ -38,8 +38,9 @@ def _load(svc: Services, event: Event) -> tuple[StoredReferral, Referral]:
 
 
 def record_intake(svc: Services, event: Event) -> dict[str, Any]:
-    """Work out who signs the referral off, and move it to awaiting_sign_off."""
-    from chalicelib.domain.validation import sign_off
+    """Work out who signs the referral off, on the person's total, and move it to
+    awaiting_sign_off."""
+    from chalicelib.intake.decision import decide
 
     referrals = svc.store.referrals
     stored, referral = _load(svc, event)
@@ -47,23 +48,32 @@ def record_intake(svc: Services, event: Event) -> dict[str, Any]:
     if stored.status != "submitted":
         # A retry after the change was made: report what was decided, change nothing.
         return {"tier": stored.tier, "approvers": list(stored.approvers), **timing}
-    decision = sign_off(referral, svc.settings)
-    flags = [flag.as_dict() for flag in decision.flags]
-    approvers = list(decision.approvers)
+    decision = decide(svc, referral, stored.reference)
+    flags = [flag.as_dict() for flag in decision.sign_off.flags]
+    approvers = list(decision.sign_off.approvers)
+    if "manager" in approvers and referral.approving_manager is None:
+        # The person's total grew past the manager's threshold after this was sent (another
+        # of their PHBs was approved meanwhile): a PHB advisor signs off in the manager's place.
+        approvers = [step for step in approvers if step != "manager"]
+        approvers = approvers if "advisor" in approvers else [*approvers, "advisor"]
+        flags.append({"code": "no_approving_manager", "item": None, "reason": (
+            "The person's total needs an approving manager, and none was given: a PHB advisor "
+            "signs off instead")})
+    basis = {**decision.basis.as_dict(), "why": decision.why}
     try:
         referrals.change(
             stored.reference, "awaiting_sign_off", ("submitted",), actor=SYSTEM,
             what="intake_recorded",
-            detail={"tier": decision.tier, "total_pence": decision.total_pence,
-                    "streamlined": decision.streamlined, "approvers": approvers,
-                    "flags": flags},
-            fields={"tier": decision.tier, "flags": flags, "approvers": approvers,
-                    "step": approvers[0]},
+            detail={"tier": decision.sign_off.tier, "total_pence": decision.sign_off.total_pence,
+                    "streamlined": decision.sign_off.streamlined, "approvers": approvers,
+                    "flags": flags, "why": decision.why},
+            fields={"tier": decision.sign_off.tier, "flags": flags, "approvers": approvers,
+                    "step": approvers[0], "basis": basis},
         )
     except TransitionRefused:
         stored = referrals.get(stored.reference)
         return {"tier": stored.tier, "approvers": list(stored.approvers), **timing}
-    return {"tier": decision.tier, "approvers": approvers, **timing}
+    return {"tier": decision.sign_off.tier, "approvers": approvers, **timing}
 
 
 # --- emails -----------------------------------------------------------------------------------

@@ -294,3 +294,39 @@ class TestLinksSessionsDrafts:
         store.drafts.save("d1", {"person.first_name": "Alex", "person.last_name": "Morgan"})
         assert store.drafts.load("d1") == {"person.first_name": "Alex",
                                            "person.last_name": "Morgan"}
+
+
+class TestRecordsAndSchedule:
+    def test_a_record_writes_fields_and_an_event_without_a_status_change(
+            self, store: Store) -> None:
+        referrals = store.referrals
+        reference = referrals.create(new(), "sam@nhs.net").reference
+        seen = referrals.get(reference)
+        referrals.mark_waiting(seen, "manager", "2030-01-01T00:00:00.000Z")
+        waiting = referrals.get(reference)
+        time.sleep(0.003)
+        referrals.record(waiting, "ann@x.org", "funds_released",
+                         {"amount_pence": 100}, fields={"ledger": {"releases": [1]}})
+        after = referrals.get(reference)
+        assert (after.status, after.ledger, after.waiting_step) == (
+            "submitted", {"releases": [1]}, "manager")
+        assert after.updated_at > waiting.updated_at
+        assert referrals.history(reference)[-1].detail == {"amount_pence": 100}
+        with pytest.raises(TransitionRefused):  # changed since it was seen
+            referrals.record(waiting, "ann@x.org", "again", fields={"ledger": {}})
+        assert referrals.get(reference).ledger == {"releases": [1]}
+
+    def test_releases_due_by_a_date_are_listed_until_none_is_due(self, store: Store) -> None:
+        referrals = store.referrals
+        early, late, never = created(store, 3)
+        for reference, due in ((early, "2027-01-01"), (late, "2027-03-01")):
+            referrals.record(referrals.get(reference), "ann", "scheduled",
+                             fields={"next_release_due": due})
+        assert referrals.releases_due("2026-12-31") == []
+        assert referrals.releases_due("2027-01-01") == [early]
+        assert referrals.releases_due("2027-06-30") == [early, late]
+        referrals.record(referrals.get(early), "ann", "released",
+                         fields={"next_release_due": None})
+        assert referrals.get(early).next_release_due is None
+        assert referrals.releases_due("2027-06-30") == [late]
+        assert never not in referrals.releases_due("2099-01-01")

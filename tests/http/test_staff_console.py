@@ -16,7 +16,7 @@ from chalicelib.adapters import aws
 from chalicelib.config import get_settings
 from chalicelib.domain.ports import Referrals
 from tests.conftest import services, wait_for, wait_for_acknowledgement, wait_for_execution
-from tests.factories import NHS_NUMBER, make_referral
+from tests.factories import NHS_NUMBER, another_person, make_referral
 from tests.http.test_staff_sign_in import STAFF, body, csrf_of, get, sign_in
 from tests.pathway_helpers import link_path, post_form, wait_for_email
 
@@ -64,14 +64,13 @@ def submit(api: Any, **changes: Any) -> str:
 
 @pytest.fixture
 def four(api: Any) -> dict[str, str]:
-    """Four referrals waiting for sign-off, submitted in this order."""
+    """Four people's referrals waiting for sign-off, submitted in this order."""
     return {
-        "fast": submit(api, total_pence=12000),
-        "manager": submit(api, total_pence=30000, person={
-            **make_referral()["person"], "borough": "newham"}),
-        "flagged": submit(api, items=[AIR_FRYER], person={
-            **make_referral()["person"], "borough": "tower_hamlets"}),
-        "panel": submit(api, total_pence=60000),
+        "fast": submit(api, total_pence=12000, person=another_person(0)),
+        "manager": submit(api, total_pence=30000, person=another_person(1, borough="newham")),
+        "flagged": submit(api, items=[AIR_FRYER],
+                          person=another_person(2, borough="tower_hamlets")),
+        "panel": submit(api, total_pence=60000, person=another_person(3)),
     }
 
 
@@ -408,7 +407,8 @@ def test_retention_removes_personal_data_of_ended_referrals_and_keeps_the_figure
         staff: Staff, api: Any, client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     ended = submit(api, total_pence=30000, person={**make_referral()["person"],
                                                    "borough": "newham", "ethnicity": "M"})
-    still_open = submit(api)
+    # The same person again (with the approving manager their total now needs).
+    still_open = submit(api, total_pence=30000)
     staff.act(ended, "withdraw", {"withdraw_reason": "Alex moved to Leeds"})
     staff.act(ended, "note", {"note": "Alex said thank you"})
     wait_for_execution(ended)

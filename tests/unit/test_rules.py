@@ -210,3 +210,31 @@ def test_a_bad_setting_stops_start_up_naming_the_variable(environ: dict[str, str
 
     with pytest.raises(RuntimeError, match=named):
         settings_from_environ(environ)
+
+
+def test_the_catalogue_caps_count_per_person_with_what_they_had_before() -> None:
+    phone = item("Android smartphone", "smartphone_data", 15000)
+    before = [item("Handset", "smartphone_data", 6000)]
+    assert funding.is_streamlined([phone], RULES)
+    assert not funding.is_streamlined([phone], RULES, before)  # £150 + £60 passes £200
+    assert funding.is_streamlined([phone], RULES, [item("Handset", "smartphone_data", 5000)])
+    # A phone they had that was over the cap (signed off by the amount rules) counts in full.
+    assert not funding.is_streamlined(
+        [phone], RULES, [item("Top of the range smartphone", "smartphone_data", 90000)])
+    data = item("SIM only data plan", "smartphone_data", 2000, "monthly", 6)
+    six_before = [item("Data bundle", "smartphone_data", 1500, "monthly", 6)]
+    assert funding.is_streamlined([data], RULES, six_before)  # 12 months in all
+    seven_before = [item("Data bundle", "smartphone_data", 1500, "monthly", 7)]
+    assert not funding.is_streamlined([data], RULES, seven_before)
+    # What they had of another kind does not count against this kind's cap.
+    assert funding.is_streamlined([data], RULES, [item("Gym membership", "membership", 50000)])
+
+
+def test_the_tier_is_decided_on_the_persons_total_when_given() -> None:
+    gym = item(cost_pence=20000)
+    assert funding.sign_off([gym], RULES, 25000, 50000).tier == "referrer"
+    assert funding.sign_off([gym], RULES, 25000, 50000, person_total=40000).tier == "manager"
+    assert funding.sign_off([gym], RULES, 25000, 50000, person_total=50001).tier == "panel"
+    flagged = funding.sign_off([gym], RULES, 25000, 50000,
+                               flags=[funding.Flag("possible_mismatch", "Check it")])
+    assert flagged.approvers == ("referrer", "advisor")

@@ -34,10 +34,13 @@ WAITING_INDEX = "gsi6"
 # One person's referrals, for a subject-access export: gsi7pk = PERSON#<SHA-256 of the NHS
 # number>; removed with the rest of the personal data by retention.
 PERSON_INDEX = "gsi7"
+# Monthly releases to come (sparse): gsi8pk = RELEASE_DUE, gsi8sk = <date due>#<reference>,
+# while a referral has one; the daily reminder asks for what is due by today.
+RELEASE_INDEX = "gsi8"
 # The other indexes carry keys only: their key attributes are written once (at submission or
 # intake), so the many later status changes cost them nothing.
 KEYS_ONLY_INDEXES = (ALL_INDEX, BOROUGH_INDEX, TIER_INDEX, FLAGGED_INDEX, WAITING_INDEX,
-                     PERSON_INDEX)
+                     PERSON_INDEX, RELEASE_INDEX)
 WORKLIST_COLUMNS = ("reference", "status", "created_at", "updated_at", "total_pence", "tier",
                     "step", "referrer_email", "flags")
 
@@ -138,6 +141,9 @@ def referral_from_item(item: dict[str, Any]) -> StoredReferral:
         approved_at=_optional(item, "approved_at"),
         facts=_json(item, "facts", None),
         anonymised_at=_optional(item, "anonymised_at"),
+        basis=_json(item, "basis", None),
+        ledger=_json(item, "ledger", None),
+        next_release_due=_optional(item, "next_release_due"),
     )
 
 
@@ -181,7 +187,7 @@ def table_definition(table_name: str) -> dict[str, Any]:
         "BillingMode": "PAY_PER_REQUEST",
         "AttributeDefinitions": [
             {"AttributeName": name, "AttributeType": "S"}
-            for name in ("pk", "sk", *(f"gsi{i}{part}" for i in range(1, 8)
+            for name in ("pk", "sk", *(f"gsi{i}{part}" for i in range(1, 9)
                                        for part in ("pk", "sk")))
         ],
         "KeySchema": [

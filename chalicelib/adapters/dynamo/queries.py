@@ -15,6 +15,7 @@ from chalicelib.adapters.dynamo.items import (
     BOROUGH_INDEX,
     FLAGGED_INDEX,
     PERSON_INDEX,
+    RELEASE_INDEX,
     STATUS_INDEX,
     TIER_INDEX,
     WAITING_INDEX,
@@ -131,6 +132,13 @@ class ReferralQueries:
                 request = response.get("UnprocessedKeys") or {}
         return [found[reference_of(k)] for k in keys if reference_of(k) in found]
 
+    def releases_due(self, by: str) -> list[str]:
+        return [reference_of(i) for i in self._query_all(
+            IndexName=RELEASE_INDEX, KeyConditionExpression="#pk = :pk AND #sk < :by",
+            ExpressionAttributeNames={"#pk": f"{RELEASE_INDEX}pk", "#sk": f"{RELEASE_INDEX}sk"},
+            # Sort keys are `<date>#<reference>`: every one due on `by` sorts before `by~`.
+            ExpressionAttributeValues={":pk": s("RELEASE_DUE"), ":by": s(f"{by}~")})]
+
     def references_for_person(self, nhs_number: str) -> list[str]:
         return [reference_of(i) for i in self._query_all(
             IndexName=PERSON_INDEX, KeyConditionExpression="#pk = :pk",
@@ -155,7 +163,8 @@ class ReferralQueries:
                 {"Update": {
                     "TableName": self.table, "Key": referral_key(seen.reference),
                     "UpdateExpression": ("SET facts = :facts, anonymised_at = :at REMOVE answers, "
-                                         "referrer_email, progress, flags, #p7, #s7"),
+                                         "referrer_email, progress, flags, basis, ledger, "
+                                         "#p7, #s7"),
                     "ConditionExpression": "updated_at = :seen AND attribute_not_exists("
                                            "anonymised_at)",
                     "ExpressionAttributeNames": {"#p7": f"{PERSON_INDEX}pk",

@@ -17,6 +17,7 @@ from chalicelib.adapters.dynamo.items import (
     BOROUGH_INDEX,
     FLAGGED_INDEX,
     PERSON_INDEX,
+    RELEASE_INDEX,
     TIER_INDEX,
     WAITING_INDEX,
     event_from_item,
@@ -154,10 +155,9 @@ class DynamoReferrals(ReferralQueries):
                                   ":gsi1pk": s(status_partition(to)), ":gsi1sk": s(sort)}
         names = {"#status": "status", "#updated": "updated_at", "#g1": "gsi1pk", "#g1s": "gsi1sk"}
         sets = ["#status = :to", "#updated = :at", "#g1 = :gsi1pk", "#g1s = :gsi1sk"]
-        for index, (name, python) in enumerate(self._with_views(fields or {}, sort).items()):
-            names[f"#f{index}"] = name
-            values[f":f{index}"] = value(python)
-            sets.append(f"#f{index} = :f{index}")
+        # The step waited for has changed: off the waiting (overdue) view until the next wait.
+        removes = [f"{WAITING_INDEX}pk", f"{WAITING_INDEX}sk", "due_at", "waiting_step"]
+        self._assign(self._with_views(fields or {}, sort), names, values, sets, removes)
         for index, status in enumerate(from_statuses):
             values[f":from{index}"] = s(status)
         conditions = [f"#status IN ({', '.join(f':from{i}' for i in range(len(from_statuses)))})"]
@@ -165,34 +165,75 @@ class DynamoReferrals(ReferralQueries):
             names[f"#w{index}"] = name
             values[f":w{index}"] = s(wanted)
             conditions.append(f"#w{index} = :w{index}")
-        # The step waited for has changed: off the waiting (overdue) view until the next wait.
-        names.update({"#w6": f"{WAITING_INDEX}pk", "#w6s": f"{WAITING_INDEX}sk",
-                      "#due": "due_at", "#wstep": "waiting_step"})
-        items: list[dict[str, Any]] = [
+        items = self._update_with_event(reference, sets, removes, conditions, names, values,
+                                        what, actor, detail, at)
+        if using_link is not None:
+            items.append({"Update": self._use_link_update(using_link.id_hash, int(time.time()))})
+        self._transact(items, f"{reference}: {to}")
+
+    def record(self, seen: StoredReferral, actor: str, what: str,
+               detail: dict[str, Any] | None = None, fields: dict[str, Any] | None = None) -> None:
+        at = now_iso()
+        names: dict[str, str] = {"#updated": "updated_at"}
+        values: dict[str, Any] = {":at": s(at), ":seen": s(seen.updated_at)}
+        sets: list[str] = ["#updated = :at"]
+        removes: list[str] = []
+        self._assign(self._with_views(fields or {}, sort_key(seen.created_at, seen.reference)),
+                     names, values, sets, removes)
+        items = self._update_with_event(seen.reference, sets, removes, ["#updated = :seen"],
+                                        names, values, what, actor, detail, at)
+        self._transact(items, f"{seen.reference}: {what}")
+
+    @staticmethod
+    def _assign(fields: dict[str, Any], names: dict[str, str], values: dict[str, Any],
+                sets: list[str], removes: list[str]) -> None:
+        """SET each field (None: REMOVE it)."""
+        for index, (name, python) in enumerate(fields.items()):
+            if python is None:
+                removes.append(name)
+                continue
+            names[f"#f{index}"] = name
+            values[f":f{index}"] = value(python)
+            sets.append(f"#f{index} = :f{index}")
+
+    def _update_with_event(self, reference: str, sets: list[str], removes: list[str],
+                           conditions: list[str], names: dict[str, str],
+                           values: dict[str, Any], what: str, actor: str,
+                           detail: dict[str, Any] | None, at: str) -> list[dict[str, Any]]:
+        for index, name in enumerate(removes):
+            names[f"#r{index}"] = name
+        expression = "SET " + ", ".join(sets) + (
+            " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removes))) if removes else "")
+        return [
             {"Update": {
                 "TableName": self.table, "Key": referral_key(reference),
-                "UpdateExpression": "SET " + ", ".join(sets) + " REMOVE #w6, #w6s, #due, #wstep",
-                "ConditionExpression": " AND ".join(conditions),
+                "UpdateExpression": expression, "ConditionExpression": " AND ".join(conditions),
                 "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}},
             {"Put": self._event_put(reference, what, actor, detail or {}, at)},
         ]
-        if using_link is not None:
-            items.append({"Update": self._use_link_update(using_link.id_hash, int(time.time()))})
+
+    def _transact(self, items: list[dict[str, Any]], what: str) -> None:
         try:
             self.client.transact_write_items(TransactItems=items)
         except self.client.exceptions.TransactionCanceledException as exc:
             reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-            raise TransitionRefused(f"{reference}: {to} refused ({reasons})") from None
+            raise TransitionRefused(f"{what} refused ({reasons})") from None
 
     @staticmethod
     def _with_views(fields: dict[str, Any], sort: str) -> dict[str, Any]:
         """The fields, and the index keys that file the referral in the tier and flagged views
-        when intake records its tier and flags."""
+        when intake records its tier and flags, and in the release schedule while a monthly
+        release is due."""
         extra: dict[str, Any] = {}
         if "tier" in fields:
             extra.update({f"{TIER_INDEX}pk": f"TIER#{fields['tier']}", f"{TIER_INDEX}sk": sort})
         if fields.get("flags"):
             extra.update({f"{FLAGGED_INDEX}pk": "FLAGGED", f"{FLAGGED_INDEX}sk": sort})
+        if "next_release_due" in fields:
+            due = fields["next_release_due"]
+            extra.update({f"{RELEASE_INDEX}pk": "RELEASE_DUE" if due else None,
+                          f"{RELEASE_INDEX}sk": f"{due}#{sort.rsplit('#', 1)[1]}" if due
+                          else None})
         return {**fields, **extra}
 
     def _use_link_update(self, id_hash: str, now: int) -> dict[str, Any]:
