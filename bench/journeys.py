@@ -173,7 +173,8 @@ def run_one(client: Any, counter: CallCounter, handler: TimedHandler, journey: J
                    {"name": "Alex Morgan", "accept": "yes", "choice": "accept"})
         pounds = f"{journey.total_pence / 100:.2f}"
         driver.act(ADVISORS, "release the money", "release",
-                   {"management": "direct_payment", "amount": pounds, "released": "yes"})
+                   {"management": "direct_payment", "amount": pounds, "how": "prepaid_card",
+                    "reference": "CARD-1", "released": "yes"})
         driver.act(REFERRER, "6-week review", "review",
                    {"bought": "yes", "goals.0.progress": "progressing", "receipts": "yes",
                     **_reqol("3")})

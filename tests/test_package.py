@@ -119,7 +119,7 @@ def test_state_machine_runs_the_asl_file(template: dict[str, Any]) -> None:
 
 
 def test_an_execution_that_ends_badly_emails_the_alert_address(template: dict[str, Any]) -> None:
-    [rule] = resources_of_type(template, "AWS::Events::Rule").values()
+    rule = resources_of_type(template, "AWS::Events::Rule")["ExecutionEndedBadly"]
     pattern = rule["Properties"]["EventPattern"]
     assert pattern["source"] == ["aws.states"]
     assert set(pattern["detail"]["status"]) == {"FAILED", "TIMED_OUT", "ABORTED"}
@@ -129,6 +129,21 @@ def test_an_execution_that_ends_badly_emails_the_alert_address(template: dict[st
     assert "$.detail.input" not in json.dumps(target)  # the reference only, never the input
     topic = template["Resources"]["ExecutionAlerts"]["Properties"]
     assert [s["Protocol"] for s in topic["Subscription"]] == ["email"]
+
+
+def test_the_pathway_function_reminds_of_monthly_releases_daily(
+        template: dict[str, Any]) -> None:
+    rule = resources_of_type(template, "AWS::Events::Rule")["ReleasesDueDaily"]["Properties"]
+    assert rule["ScheduleExpression"] == "rate(1 day)"
+    [target] = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["Pathway", "Arn"]}
+    assert json.loads(target["Input"]) == {"task": "releases_due"}
+    permission = template["Resources"]["ReleasesDuePermission"]["Properties"]
+    assert permission["Principal"] == "events.amazonaws.com"
+    assert permission["SourceArn"] == {"Fn::GetAtt": ["ReleasesDueDaily", "Arn"]}
+    from chalicelib.workflow.tasks import TASKS
+
+    assert "releases_due" in TASKS
 
 
 def policy_statements(node: Any) -> list[dict[str, Any]]:

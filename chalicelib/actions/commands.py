@@ -8,9 +8,10 @@ step. AlreadyDone when someone else acted first: nothing is changed.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.domain import pathway
+from chalicelib.domain import ledger, pathway
 from chalicelib.domain.dates import now_iso
 from chalicelib.domain.errors import TransitionRefused
 from chalicelib.domain.outcomes import reqol_change
@@ -56,8 +57,12 @@ def decide(svc: Services, stored: StoredReferral, step: str, actor: str, outcome
             _change(svc, stored, "awaiting_sign_off", actor, "approved",
                     {"step": step, "next": following}, {"step": following}, when, using)
         else:
-            _change(svc, stored, "approved", actor, "approved", {"step": step},
-                    {"approved_at": now_iso()}, when, using)
+            # The final sign-off fixes what is approved, per item and in total.
+            at = now_iso()
+            money = ledger.approve(_items(stored), at, stored.tier or "", stored.ledger)
+            _change(svc, stored, "approved", actor, "approved",
+                    {"step": step, "approved_pence": ledger.approved_total(money)},
+                    {"approved_at": at, "ledger": money}, when, using)
     elif outcome == "rejected":
         progress["rejected"] = {"step": step, "reason": text, "by": actor, "at": now_iso()}
         _change(svc, stored, "rejected", actor, "rejected", {"step": step, "reason": text},
@@ -95,22 +100,87 @@ def accept_agreement(svc: Services, stored: StoredReferral, typed_name: str,
     _finish(svc, stored.reference, "agreement")
 
 
-def record_release(svc: Services, stored: StoredReferral, actor: str, management: str,
-                   amount_pence: int, using: Link | None = None) -> None:
-    """A PHB advisor records the money released; only possible after the agreement."""
-    release = {"management": management, "amount_pence": amount_pence, "by": actor,
-               "at": now_iso()}
-    _change(svc, stored, "funds_released", actor, "funds_released", release,
-            {"progress": {**stored.recorded, "release": release}}, using=using)
-    _finish(svc, stored.reference, "release")
+def _items(stored: StoredReferral) -> list[Any]:
+    from chalicelib.domain.referral import load_stored
+
+    return list(load_stored(stored.answers).items)
+
+
+def ledger_of(stored: StoredReferral) -> ledger.Ledger:
+    """The referral's ledger (for one approved before ledgers were kept: made from its items)."""
+    if stored.ledger:
+        return stored.ledger
+    return ledger.approve(_items(stored), stored.approved_at or stored.created_at,
+                          stored.tier or "")
+
+
+def first_released_on(stored: StoredReferral) -> date | None:
+    release = stored.recorded.get("release")
+    if not release:
+        return None
+    return date.fromisoformat(str(release.get("on") or release["at"])[:10])
+
+
+def record_release(svc: Services, stored: StoredReferral, actor: str, amount_pence: int,
+                   on: date, how: str, reference: str, management: str | None = None,
+                   using: Link | None = None) -> None:
+    """A PHB advisor records money released: the first release only after the agreement (it
+    starts the 6-week review and the monthly schedule), then more until the approved total.
+    ledger.Refused for an amount past what is left."""
+    at = now_iso()
+    money = ledger.release(ledger_of(stored), amount_pence, on, how, reference, actor, at)
+    detail = {"amount_pence": amount_pence, "on": on.isoformat(), "how": how,
+              "reference": reference}
+    if stored.status == "agreement_accepted":
+        release = {"management": management, "amount_pence": amount_pence, "by": actor,
+                   "at": at, "on": on.isoformat()}
+        _change(svc, stored, "funds_released", actor, "funds_released",
+                {**detail, "management": management},
+                {"progress": {**stored.recorded, "release": release}, "ledger": money,
+                 "next_release_due": _due(money, on)}, using=using)
+        _finish(svc, stored.reference, "release")
+        return
+    if stored.status not in ("funds_released", "reviewed"):
+        raise AlreadyDone()
+    try:
+        svc.store.referrals.record(stored, actor, "money_released", detail, fields={
+            "ledger": money, "next_release_due": _due(money, first_released_on(stored))})
+    except TransitionRefused:
+        raise AlreadyDone() from None
+
+
+def _due(money: ledger.Ledger, first: date | None) -> str | None:
+    due = ledger.next_due(money, first)
+    return due.isoformat() if due else None
+
+
+def settle_unspent(svc: Services, stored: StoredReferral, actor: str, entry: str,
+                   state: str) -> None:
+    """An advisor settles money reported unspent: recovered, or written off."""
+    money = ledger.settle(ledger_of(stored), entry, state, actor, now_iso())
+    amount = next(u["amount_pence"] for u in money["unspent"] if u["id"] == entry)
+    try:
+        svc.store.referrals.record(stored, actor, "unspent_settled",
+                                   {"state": state, "amount_pence": amount},
+                                   fields={"ledger": money})
+    except TransitionRefused:
+        raise AlreadyDone() from None
+
+
+def _with_unspent(stored: StoredReferral, pence: int | None, step: str, actor: str,
+                  at: str) -> ledger.Ledger:
+    return ledger.report_unspent(ledger_of(stored), pence or 0, step, actor, at)
 
 
 def record_review(svc: Services, stored: StoredReferral, actor: str, review: dict[str, Any],
                   using: Link | None = None) -> None:
-    """The 6-week review: bought, progress on each goal, ReQoL-10, receipts."""
-    review = {**review, "by": actor, "at": now_iso()}
+    """The 6-week review: bought, progress on each goal, ReQoL-10, receipts, and any money
+    unspent (to recover)."""
+    at = now_iso()
+    money = _with_unspent(stored, review.get("unspent_pence"), "review", actor, at)
+    review = {**review, "by": actor, "at": at}
     _change(svc, stored, "reviewed", actor, "reviewed", review,
-            {"progress": {**stored.recorded, "review": review}}, using=using)
+            {"progress": {**stored.recorded, "review": review}, "ledger": money}, using=using)
     _finish(svc, stored.reference, "review")
 
 
@@ -120,11 +190,15 @@ def record_closure(svc: Services, stored: StoredReferral, actor: str, closure: d
     from chalicelib.domain.referral import load_stored
 
     baseline = load_stored(stored.answers).reqol10_baseline.items
-    closure = {**closure, "by": actor, "at": now_iso(),
+    at = now_iso()
+    money = _with_unspent(stored, closure.get("unspent_pence"), "closure", actor, at)
+    closure = {**closure, "by": actor, "at": at,
                "reqol10": reqol_change(baseline, closure["reqol10_items"],
                                        svc.settings.reqol_reliable_change)}
+    # Closed: nothing more is released, so no monthly release is due any more.
     _change(svc, stored, "closed", actor, "closed", closure,
-            {"progress": {**stored.recorded, "closure": closure}}, using=using)
+            {"progress": {**stored.recorded, "closure": closure}, "ledger": money,
+             "next_release_due": None}, using=using)
     _finish(svc, stored.reference, "closure")
 
 
@@ -134,7 +208,8 @@ def withdraw(svc: Services, stored: StoredReferral, actor: str, reason: str,
     from chalicelib.domain.referral import load_stored
     from chalicelib.workflow.notices import tell_referrer
 
-    _change(svc, stored, "withdrawn", actor, "withdrawn", {"reason": reason}, using=using)
+    _change(svc, stored, "withdrawn", actor, "withdrawn", {"reason": reason},
+            {"next_release_due": None}, using=using)
     referrals = svc.store.referrals
     tell_referrer(svc, "withdrawn", referrals.get(stored.reference),
                   load_stored(stored.answers))

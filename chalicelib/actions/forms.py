@@ -4,6 +4,7 @@ not. The staff console's decide and release forms are checked here too."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from chalicelib.domain import codes
@@ -52,6 +53,21 @@ class Checked:
             self.errors.append(FieldError(name, message))
         return amount
 
+    def past_date(self, name: str, what: str) -> date | None:
+        """A date typed in three boxes, today or before (blank: today)."""
+        from chalicelib.web.forms import parse_date
+
+        text, error = parse_date(self.posted, name)
+        if error:
+            self.errors.append(FieldError(name, f"{what.capitalize()} {error}"))
+            return None
+        day = date.fromisoformat(text) if text else date.today()
+        if day > date.today():
+            self.errors.append(FieldError(name, f"{what.capitalize()} must be today or in "
+                                                "the past"))
+            return None
+        return day
+
     def scores(self, prefix: str) -> list[int]:
         """The ten ReQoL-10 scores; the physical health score goes in `done` beside them."""
         result = []
@@ -94,13 +110,19 @@ def _agreement(form: Checked, referral: Referral, step: str) -> None:
 
 
 def _release(form: Checked, referral: Referral, step: str) -> None:
-    form.done["management"] = form.choice("management", tuple(codes.BUDGET_MANAGEMENT),
-                                          "Select how the budget is managed")
+    """A release: the first (`step` "release") also says how the budget is managed."""
+    if step == "release":
+        form.done["management"] = form.choice("management", tuple(codes.BUDGET_MANAGEMENT),
+                                              "Select how the budget is managed")
     message = "Enter the amount released in pounds and pence, like 120.00"
     amount = form.pounds("amount", message)
     if amount is not None and amount <= 0:
         form.errors.append(FieldError("amount", message))
     form.done["amount_pence"] = amount
+    form.done["on"] = form.past_date("on", "the date the money was released")
+    form.done["how"] = form.choice("how", tuple(codes.RELEASE_METHODS),
+                                   "Select how the money was released")
+    form.done["reference"] = form.need_text("reference", "Enter the payment reference", 100)
     form.ticked("released", "Tick the box to confirm the money was released")
 
 
@@ -115,6 +137,8 @@ def _review(form: Checked, referral: Referral, step: str) -> None:
     form.done["reqol10_items"] = form.scores("reqol10")
     form.done["receipts"] = form.choice("receipts", ("yes", "no"),
                                         "Select whether receipts are held")
+    form.done["unspent_pence"] = form.pounds(
+        "unspent", "Enter the unspent amount in pounds and pence, or 0", blank="0")
     form.done["notes"] = form.optional_text("notes")
 
 

@@ -10,7 +10,8 @@ from chalice.app import Response
 
 from chalicelib.actions import commands, links
 from chalicelib.actions.links import LinkProblem
-from chalicelib.domain import codes, pathway
+from chalicelib.domain import codes, ledger, pathway
+from chalicelib.domain.errors import FieldError
 from chalicelib.domain.identity import find_address
 from chalicelib.domain.records import Link, StoredReferral
 from chalicelib.web.forms import FormRejected, parse_form
@@ -122,11 +123,22 @@ def _context(svc: Services, opened: Opened) -> dict[str, Any]:
         "question": stored.recorded.get("question", {}),
         "answered": answered,
         "rejected": stored.recorded.get("rejected", {}),
+        "money": money_view(stored),
         "anchor": anchor,
         # Who signs off and why, and the person's other PHBs, for the people deciding.
         "basis": stored.basis or {},
         "related": related(svc, stored, referral) if link.action == "sign-off" else [],
     }
+
+
+def money_view(stored: StoredReferral) -> dict[str, Any]:
+    """The ledger as the pages show it: approved, released, left, unspent."""
+    money = commands.ledger_of(stored) if stored.approved_at else None
+    return {"ledger": money or {}, "approved": ledger.approved_total(money),
+            "released": ledger.released_total(money), "left": ledger.remaining(money),
+            "unspent": ledger.unspent_total(money),
+            "to_recover": ledger.unspent_total(money, "to_recover"),
+            "next_due": stored.next_release_due}
 
 
 def _template(action: str) -> str:
@@ -161,6 +173,10 @@ def act(svc: Services, action: str, link_id: str, body: bytes) -> Response:
         return page(_template(action), status=422, **context)
     try:
         message = DONE[_perform(svc, action, opened, done)]
+    except ledger.Refused as refused:  # an amount past what the ledger allows
+        errors = [FieldError(refused.field, refused.message)]
+        context = {**_context(svc, opened), **form_context(errors, posted)}
+        return page(_template(action), status=422, **context)
     except commands.AlreadyDone:
         return _problem(LinkProblem(
             409, "This has already been decided",
@@ -185,8 +201,9 @@ def _perform(svc: Services, action: str, opened: Opened, done: dict[str, Any]) -
     perform: dict[str, Any] = {
         "answer": lambda: commands.answer_question(svc, stored, actor, done["answer"], link),
         "agreement": lambda: commands.accept_agreement(svc, stored, done["name"], link),
-        "release": lambda: commands.record_release(svc, stored, actor, done["management"],
-                                                   done["amount_pence"], link),
+        "release": lambda: commands.record_release(
+            svc, stored, actor, done["amount_pence"], done["on"], done["how"],
+            done["reference"], done.get("management"), link),
         "review": lambda: commands.record_review(svc, stored, actor, dict(done), link),
         "closure": lambda: commands.record_closure(svc, stored, actor, dict(done), link),
         "withdraw": lambda: commands.withdraw(svc, stored, actor, done["reason"], link),

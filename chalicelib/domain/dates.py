@@ -35,3 +35,9 @@ def iso(moment: datetime) -> str:
 
 def parse_iso(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def long_date(value: date | str) -> str:
+    """`2026-12-01` -> `1 December 2026`: a date as people read it."""
+    day = date.fromisoformat(value[:10]) if isinstance(value, str) else value
+    return f"{day.day} {day:%B %Y}"

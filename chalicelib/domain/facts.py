@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.domain import ledger
 from chalicelib.domain.money import item_total_pence
 from chalicelib.domain.pathway import FINAL
 from chalicelib.domain.records import StoredReferral
@@ -26,6 +27,7 @@ def facts_of(stored: StoredReferral) -> dict[str, Any]:
     review = recorded.get("review")
     closure = recorded.get("closure")
     closure_reqol = (closure or {}).get("reqol10") or {}
+    money = stored.ledger or {}
     return {
         "reference": stored.reference,
         "submitted_at": stored.created_at,
@@ -40,8 +42,16 @@ def facts_of(stored: StoredReferral) -> dict[str, Any]:
         "items": [{"category": item.category, "cost_pence": item_total_pence(item)}
                   for item in referral.items],
         "signed_off_at": stored.approved_at,
-        "released": {"at": release["at"], "amount_pence": int(release["amount_pence"]),
-                     "management": release["management"]} if release else None,
+        "released": {"at": release["at"], "management": release["management"],
+                     # Every release, not only the first (monthly items are paid monthly).
+                     "amount_pence": ledger.released_total(money) or int(release["amount_pence"])}
+        if release else None,
+        "approved_pence": ledger.approved_total(money) if money else None,
+        "releases": [{"on": r["on"], "amount_pence": int(r["amount_pence"])}
+                     for r in money.get("releases", [])],
+        "unspent": [{"reported_at": u["reported_at"], "amount_pence": int(u["amount_pence"]),
+                     "state": u["state"], "settled_at": u.get("settled_at")}
+                    for u in money.get("unspent", [])],
         "reqol_baseline": sum(referral.reqol10_baseline.items),
         "reqol_review": sum(review["reqol10_items"]) if review else None,
         "reqol_closure": closure_reqol.get("final_total") if closure else None,

@@ -48,11 +48,13 @@ def format_whole_pounds(pence: int) -> str:
     return format_pence(pence).removesuffix(".00")
 
 
-_MONEY = re.compile(r"^£?\s*([0-9]{1,3}(,[0-9]{3})+|[0-9]+)(\.([0-9]{1,2}))?$")
+# At most £999,999,999.99: no typed amount can be large enough to break a sum or a report.
+_MONEY = re.compile(r"^£?\s*([0-9]{1,3}(,[0-9]{3}){1,2}|[0-9]{1,9})(\.([0-9]{1,2}))?$")
 
 
 def parse_pounds(text: str) -> int | None:
-    """`45`, `45.5`, `£1,200.00` -> pence; None when it is not an amount of money."""
+    """`45`, `45.5`, `£1,200.00` -> pence; None when it is not an amount of money (or is more
+    than anyone could type for a PHB: a billion pounds or over)."""
     match = _MONEY.match(text.strip())
     if not match:
         return None

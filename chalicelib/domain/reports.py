@@ -174,6 +174,52 @@ def spend_by_category(facts: list[dict[str, Any]]) -> Table:
                  total=len(released))
 
 
+def _between(stamp: str | None, start: date, end: date) -> bool:
+    return stamp is not None and start <= _day(stamp) <= end
+
+
+def money(facts: list[dict[str, Any]], start: date, end: date) -> Table:
+    """The money of the period, reconciled: what was approved at final sign-off in it and how
+    much of that was released by the end date; what was released, reported unspent,
+    recovered and written off in it; and what was still to recover at the end date."""
+    approved = [f for f in facts if f.get("approved_pence") is not None
+                and _between(f.get("signed_off_at"), start, end)]
+    released_of = [sum(r["amount_pence"] for r in f.get("releases", [])
+                       if _day(r["on"]) <= end) for f in approved]
+    approved_pence = sum(f["approved_pence"] for f in approved)
+    releases = [r for f in facts for r in f.get("releases", []) if _between(r["on"], start, end)]
+    unspent = [u for f in facts for u in f.get("unspent", [])]
+
+    def settled(state: str) -> list[dict[str, Any]]:
+        return [u for u in unspent if u["state"] == state
+                and _between(u.get("settled_at"), start, end)]
+
+    still = [u for u in unspent if _day(u["reported_at"]) <= end and (
+        u["state"] == "to_recover" or _day(u.get("settled_at") or u["reported_at"]) > end)]
+    reported = [u for u in unspent if _between(u["reported_at"], start, end)]
+    rows: list[list[Any]] = [
+        ["Approved at final sign-off", len(approved), approved_pence],
+        ["  of which released by the end date", sum(1 for r in released_of if r),
+         sum(released_of)],
+        ["  of which not yet released", sum(1 for f, r in zip(approved, released_of, strict=True)
+                                            if f["approved_pence"] > r),
+         approved_pence - sum(released_of)],
+        ["Released (any PHB)", len(releases), sum(r["amount_pence"] for r in releases)],
+        ["Reported unspent", len(reported), sum(u["amount_pence"] for u in reported)],
+        *[[label, len(group), sum(u["amount_pence"] for u in group)]
+          for label, group in (("Recovered", settled("recovered")),
+                               ("Written off", settled("written_off")))],
+        ["Still to recover at the end date", len(still), sum(u["amount_pence"] for u in still)],
+    ]
+    return Table("money", "Money approved, released and unspent",
+                 [Column("What"), Column("Entries", "count"), Column("Amount", "pence")], rows,
+                 chart=(0, 2), note="Approved is fixed at final sign-off; released is never "
+                 "more than approved, so what was approved in these dates is what of it was "
+                 "released by the end date and what is not yet released. Released, unspent, "
+                 "recovered and written off count the entries dated in these dates, whichever "
+                 "PHB they belong to.", total=len(approved))
+
+
 def reqol(facts: list[dict[str, Any]]) -> Table:
     """ReQoL-10 totals (0–40, higher is better) at referral, 6-week review and closure: the
     mean, the mean change from the same people's baseline, and at closure the share whose
@@ -268,7 +314,8 @@ def all_reports(facts: list[dict[str, Any]], start: date, end: date,
     in_range = [f for f in facts if start <= _day(f["submitted_at"]) <= end]
     return [counts(in_range, "status", codes.STATUSES), counts(in_range, "tier", tiers),
             counts(in_range, "borough", codes.BOROUGHS),
-            categories(in_range), sign_off_times(in_range, tiers), spend_by_management(in_range),
+            categories(in_range), sign_off_times(in_range, tiers), money(facts, start, end),
+            spend_by_management(in_range),
             spend_by_category(in_range), reqol(in_range), equality(in_range, population),
             nhse_quarterly(facts, start, end)]
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from chalicelib.domain.errors import FieldError
 from chalicelib.domain.money import parse_pounds
 from chalicelib.domain.policy import REQOL_QUESTIONS
+from chalicelib.web.forms import is_number, parse_date
 
 
 @dataclass(frozen=True)
@@ -106,29 +106,8 @@ def compact_rows(values: dict[str, str], prefix: str) -> dict[str, str]:
 # --- what the page sends -> the contract ---------------------------------------------------------
 
 
-def parse_date(values: dict[str, str], name: str) -> tuple[str | None, str | None]:
-    """(ISO date, error) from `name[day]`, `name[month]`, `name[year]`."""
-    parts = [values.get(f"{name}[{p}]", "").strip() for p in ("day", "month", "year")]
-    if all(p == "" for p in parts):
-        return None, None
-    if any(p == "" for p in parts):
-        missing = [n for n, p in zip(("day", "month", "year"), parts, strict=True) if p == ""]
-        return None, f"must include a {' and '.join(missing)}"
-    if not all(_is_number(p) for p in parts) or len(parts[2]) != 4:
-        return None, "must be a real date, like 27 3 1990"
-    try:
-        return date(int(parts[2]), int(parts[1]), int(parts[0])).isoformat(), None
-    except ValueError:
-        return None, "must be a real date, like 27 3 1990"
-
-
-def _is_number(text: str) -> bool:
-    # ASCII only: str.isdigit() also accepts "²", which int() refuses.
-    return text.isascii() and text.isdigit()
-
-
 def _int_or_text(text: str) -> int | str:
-    return int(text) if _is_number(text.strip()) else text
+    return int(text) if is_number(text.strip()) else text
 
 
 class _Typed:

@@ -8,11 +8,11 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from chalicelib.domain import codes
+from chalicelib.domain.dates import long_date
 from chalicelib.domain.identifiers import format_nhs_number
 from chalicelib.domain.money import format_pence
 from chalicelib.domain.referral import Referral
 from chalicelib.intake.form import anchor
-from chalicelib.web.filters import long_date
 
 
 def _row(label: str, value: str | None, base: str, slug: str, field: str,

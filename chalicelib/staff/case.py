@@ -35,6 +35,7 @@ DONE_MESSAGES = {
     "resend": "The email has been sent again, with a new link.",
     "withdraw": "The referral has been withdrawn and the referrer told.",
     "start": "The referral's pathway has been started.",
+    "settle": "The unspent money has been settled.",
 }
 
 
@@ -70,13 +71,20 @@ def waiting_for(svc: Services, stored: StoredReferral) -> tuple[str | None, list
 def available_actions(stored: StoredReferral, step: str | None,
                       never_started: bool = False) -> list[str]:
     """What an advisor can do to the referral now."""
+    from chalicelib.actions.commands import ledger_of
+    from chalicelib.domain import ledger
+
+    money = ledger_of(stored) if stored.approved_at and stored.answers else None
+    settle = ["settle"] if ledger.unspent_total(money, "to_recover") else []
     if stored.status in pathway.FINAL:
-        return ["note"]
+        return ["note", *settle]
     actions = ["start"] if never_started else []
     if stored.status == "awaiting_sign_off" and stored.step == "advisor":
         actions.append("decide")
-    if stored.status == "agreement_accepted":
+    if stored.status == "agreement_accepted" or (
+            stored.status in ("funds_released", "reviewed") and ledger.remaining(money) > 0):
         actions.append("release")
+    actions += settle
     if stored.status == "awaiting_sign_off":
         actions.append("ask")
     actions.append("note")
@@ -105,7 +113,7 @@ def case(svc: Services, request: Any, reference: str) -> Response:
 def _case_page(svc: Services, session: StaffSession, stored: StoredReferral, status: int = 200,
                message: str = "", errors: list[FieldError] | None = None,
                values: dict[str, str] | None = None, problem: str = "") -> Response:
-    from chalicelib.actions.pages import decided_flags
+    from chalicelib.actions.pages import decided_flags, money_view
     from chalicelib.domain.referral import load_stored
     from chalicelib.intake.decision import related
     from chalicelib.intake.form import anchor
@@ -117,6 +125,7 @@ def _case_page(svc: Services, session: StaffSession, stored: StoredReferral, sta
         "staff/case.html", status=status, session=session, title=stored.reference,
         stored=stored, referral=referral,
         flags=decided_flags(svc, stored, referral) if referral else [],
+        money=money_view(stored) if referral else {},
         basis=stored.basis or {}, related=related(svc, stored, referral) if referral else [],
         history=referrals.history(stored.reference),
         emails=referrals.emails_sent(stored.reference),
@@ -129,6 +138,7 @@ def _case_page(svc: Services, session: StaffSession, stored: StoredReferral, sta
 def act(svc: Services, request: Any, reference: str, action: str) -> Response:
     """POST an action from the case page; on success, back to the case page (303)."""
     from chalicelib.actions.commands import AlreadyDone
+    from chalicelib.domain.ledger import Refused
 
     opened = _open(svc, request, reference)
     if isinstance(opened, Response):
@@ -143,6 +153,8 @@ def act(svc: Services, request: Any, reference: str, action: str) -> Response:
                                   "shows what can be done now.")
     try:
         errors = perform(svc, action, session, stored, step)
+    except Refused as refused:  # an amount past what the ledger allows
+        errors = [FieldError(refused.field, refused.message)]
     except AlreadyDone:
         return _case_page(svc, session, svc.store.referrals.get(stored.reference), status=409,
                           problem="Someone else acted on this step first, so nothing was "
@@ -167,7 +179,7 @@ def perform(svc: Services, action: str, session: StaffSession, stored: StoredRef
     handlers: dict[str, Callable[[Services, StaffSession, StoredReferral, str | None],
                                  list[FieldError]]] = {
         "decide": _decide, "release": _release, "ask": _ask, "note": _note,
-        "resend": _resend, "start": _start, "withdraw": _withdraw,
+        "resend": _resend, "start": _start, "withdraw": _withdraw, "settle": _settle,
     }
     return handlers[action](svc, session, stored, step)
 
@@ -195,11 +207,21 @@ def _release(svc: Services, session: StaffSession, stored: StoredReferral,
              step: str | None) -> list[FieldError]:
     from chalicelib.actions import commands
 
-    errors, done = _checked(stored, "release", session.form, "release")
+    first = stored.status == "agreement_accepted"
+    errors, done = _checked(stored, "release", session.form, "release" if first else "more")
     if not errors:
-        commands.record_release(svc, stored, session.email, done["management"],
-                                done["amount_pence"])
+        commands.record_release(svc, stored, session.email, done["amount_pence"], done["on"],
+                                done["how"], done["reference"], done.get("management"))
     return errors
+
+
+def _settle(svc: Services, session: StaffSession, stored: StoredReferral,
+            step: str | None) -> list[FieldError]:
+    from chalicelib.actions import commands
+
+    commands.settle_unspent(svc, stored, session.email, session.form.get("entry", ""),
+                            session.form.get("state", ""))
+    return []
 
 
 def _ask(svc: Services, session: StaffSession, stored: StoredReferral,

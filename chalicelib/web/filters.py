@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import date
 from typing import Any
 
 from markupsafe import Markup, escape
 
+from chalicelib.domain.dates import long_date
 from chalicelib.domain.identifiers import format_nhs_number
 from chalicelib.domain.money import format_pence
-
-
-def long_date(value: date | str) -> str:
-    day = date.fromisoformat(value) if isinstance(value, str) else value
-    return f"{day.day} {day:%B %Y}"
-
 
 _URL = re.compile(r"https?://[^\s<>\"']+")
 

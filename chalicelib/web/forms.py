@@ -38,3 +38,26 @@ def parse_form(body: bytes) -> dict[str, str]:
 def typed_text(posted: dict[str, str], name: str) -> str:
     """A text box's answer, trimmed, with browsers' line endings made plain."""
     return posted.get(name, "").strip().replace("\r\n", "\n")
+
+
+def is_number(text: str) -> bool:
+    """Digits 0-9 only: str.isdigit() also accepts "²", which int() refuses."""
+    return text.isascii() and text.isdigit()
+
+
+def parse_date(values: dict[str, str], name: str) -> tuple[str | None, str | None]:
+    """(ISO date, error) from the three boxes `name[day]`, `name[month]`, `name[year]`."""
+    from datetime import date
+
+    parts = [values.get(f"{name}[{p}]", "").strip() for p in ("day", "month", "year")]
+    if all(p == "" for p in parts):
+        return None, None
+    if any(p == "" for p in parts):
+        missing = [n for n, p in zip(("day", "month", "year"), parts, strict=True) if p == ""]
+        return None, f"must include a {' and '.join(missing)}"
+    if not all(is_number(p) for p in parts) or len(parts[2]) != 4:
+        return None, "must be a real date, like 27 3 1990"
+    try:
+        return date(int(parts[2]), int(parts[1]), int(parts[0])).isoformat(), None
+    except ValueError:
+        return None, "must be a real date, like 27 3 1990"

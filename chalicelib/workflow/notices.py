@@ -54,9 +54,10 @@ def link_url(settings: Settings, action: str, link_id: str) -> str:
 
 def send(svc: Services, kind: str, stored: StoredReferral, to: list[str], notice: str,
          step: str | None = None, link_action: str | None = None, link_step: str | None = None,
-         link_days: int | None = None, **context: Any) -> list[str]:
-    """Email each address once for this notice, each with a link of their own when the email
-    asks them to act; returns the addresses emailed now."""
+         link_days: int | None = None, page: str | None = None, **context: Any) -> list[str]:
+    """Email each address once for this notice, each with a one-time link of their own when
+    the email asks them to act (or the same `page` of this service for everyone, such as a
+    staff console page, which needs signing in); returns the addresses emailed now."""
     settings, referrals = svc.settings, svc.store.referrals
     wording = WORDING[kind]
     values = {
@@ -71,7 +72,7 @@ def send(svc: Services, kind: str, stored: StoredReferral, to: list[str], notice
         key = f"{kind}:{step or '-'}:{notice}:{address}"
         if referrals.email_already_sent(stored.reference, key):
             continue
-        link = None
+        link = f"{settings.public_base_url}{page}" if page else None
         if link_action:
             link_id = links.issue(svc.store.links, link_action, address,
                                   (link_days or settings.link_valid_days) * DAY,
@@ -151,6 +152,11 @@ def alert_advisors(svc: Services, reference: str) -> None:
         log.exception("could not email the advisors about %s", reference)
         svc.store.referrals.add_event(reference, "advisor_alert_failed", "system",
                                       {"error": type(exc).__name__})
+
+
+def staff_case(reference: str) -> str:
+    """The path of a referral's case in the staff console."""
+    return f"/staff/referrals/{reference}"
 
 
 def describe_seconds(seconds: int) -> str:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain import pathway
-from chalicelib.domain.dates import iso, parse_iso
+from chalicelib.domain.dates import iso, long_date, parse_iso
 from chalicelib.domain.errors import TransitionRefused
 from chalicelib.domain.records import StoredReferral
 from chalicelib.workflow import notices
@@ -201,6 +201,28 @@ def mark_needs_attention(svc: Services, event: Event) -> dict[str, Any]:
     return {"status": "needs_attention"}
 
 
+# --- the monthly release schedule ---------------------------------------------------------
+
+
+def releases_due(svc: Services, event: Event) -> dict[str, Any]:
+    """Daily (an EventBridge schedule invokes this task): remind the advisors of each monthly
+    release due by today, once per due date."""
+    from datetime import date
+
+    today = date.today().isoformat()
+    reminded = 0
+    for reference in svc.store.referrals.releases_due(today):
+        stored = svc.store.referrals.get(reference)
+        due = stored.next_release_due
+        if due is None or stored.status in pathway.FINAL:
+            continue
+        reminded += len(notices.send(svc, "release_due", stored,
+                                     list(svc.settings.advisor_emails), notice=due,
+                                     page=notices.staff_case(reference),
+                                     due=long_date(due)))
+    return {"reminded": reminded}
+
+
 TASKS: dict[str, Callable[[Services, Event], dict[str, Any]]] = {
     "record_intake": record_intake,
     "notify": notify,
@@ -208,6 +230,7 @@ TASKS: dict[str, Callable[[Services, Event], dict[str, Any]]] = {
     "remind": remind,
     "schedule": schedule,
     "mark_needs_attention": mark_needs_attention,
+    "releases_due": releases_due,
 }
 
 

@@ -119,6 +119,13 @@ WORDING: dict[str, Wording] = {
         "The PHB is closed",
         ("Thank you for completing the closure. The outcome has been recorded.",),
     ),
+    "release_due": Wording(
+        "PHB {reference}: a monthly release is due",
+        "A monthly payment is due",
+        ("A monthly payment of PHB {reference} was due on {due}. Record it in the staff console "
+         "once it has been paid.",),
+        "Open PHB {reference} in the staff console",
+    ),
     "needs_attention": Wording(
         "PHB referral {reference} needs attention",
         "A PHB referral needs attention",

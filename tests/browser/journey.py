@@ -403,6 +403,8 @@ class Journey:
         expect(self.label("Direct payment", self.group("How is the budget managed?"))
                ).to_be_checked()
         expect(self.label("Amount released")).to_have_value(a.cost)
+        self.label("Prepaid card", self.group("How was it released?")).check()
+        self.label("Payment reference").fill("CARD-0042")
         self.label("The money has been released").check()
         self.press("Record the release")
         self.arrive("release-done", "Done")

@@ -255,6 +255,7 @@ def test_the_advisor_decides_the_advisor_step_and_records_the_release(
     unticked = staff.act(reference, "release", {"management": "notional", "amount": "60"})
     assert unticked.status_code == 422
     assert staff.act(reference, "release", {"management": "notional", "amount": "60.00",
+                                            "how": "supplier", "reference": "INV-204",
                                             "released": "yes"}).status_code == 303
     [released] = events(reference, "funds_released")
     assert (released.who, released.detail["amount_pence"], released.detail["management"]) == (

@@ -45,8 +45,8 @@ def test_reports_show_figures_of_the_referrals_stored(staff: Staff, api: Any) ->
     assert cells(html, "Waiting for sign-off") == ["2"]
     assert cells(html, "Referring professional (under £250)")[0] == "1"
     # Each report has its chart (server-rendered SVG) and a CSV link for the same range.
-    assert html.count('<svg class="phb-chart" role="img"') == 9
-    assert html.count(f'.csv?from={today()}&amp;to={today()}"') == 10
+    assert html.count('<svg class="phb-chart" role="img"') == 10
+    assert html.count(f'.csv?from={today()}&amp;to={today()}"') == 11
     assert "<script" not in html.split("</header>", 1)[-1].split("<footer", 1)[0]
 
 
@@ -92,7 +92,7 @@ def test_each_report_downloads_as_csv(staff: Staff, api: Any) -> None:
     assert list(csv.reader(io.StringIO(body(answer)))) == [
         ["Borough", "Referrals"], ["City & Hackney", "1"], ["Tower Hamlets", "0"],
         ["Newham", "0"]]
-    for name in ("status", "tier", "category", "sign-off", "spend-management",
+    for name in ("status", "tier", "category", "sign-off", "money", "spend-management",
                  "spend-category", "reqol", "equality", "nhse-quarterly"):
         assert staff.get(f"/staff/reports/{name}.csv").status_code == 200, name
     assert staff.get("/staff/reports/salaries.csv").status_code == 404

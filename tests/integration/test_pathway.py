@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import pytest
@@ -82,6 +83,7 @@ def accept_agreement(client: Any, address: str) -> Any:
 def release(client: Any) -> Any:
     path = link_path(wait_for_email(ADVISORS, "release the money"), "release")
     return post_form(client, path, {"management": "direct_payment", "amount": "120.00",
+                                    "how": "prepaid_card", "reference": "CARD-1",
                                     "released": "yes"})
 
 
@@ -370,7 +372,8 @@ def test_money_cannot_be_recorded_as_released_before_the_agreement(api: Any,
     sign_off(client, REFERRER)
     wait_for_status(reference, "approved")
     with pytest.raises(AlreadyDone):
-        record_release(services(), store().get(reference), ADVISORS, "direct_payment", 12000)
+        record_release(services(), store().get(reference), ADVISORS, 12000, date.today(),
+                       "prepaid_card", "CARD-1", "direct_payment")
     assert status(reference) == "approved"
 
 
@@ -510,7 +513,8 @@ def walk_to(client: Any, reference: str, stage: str) -> None:
     if stage == "agreement_accepted":
         return
     path = link_path(wait_for_email(ADVISORS, "release the money"), "release")
-    post_form(client, path, {"management": "notional", "amount": "300.00", "released": "yes"})
+    post_form(client, path, {"management": "notional", "amount": "300.00", "how": "notional",
+                             "reference": "NOTIONAL-1", "released": "yes"})
     wait_for_status(reference, "funds_released")
 
 
