@@ -68,10 +68,12 @@ def task(name: str, next_state: str, comment: str = "", *, payload: dict[str, An
 
 
 def notify(kind: str, next_state: str, comment: str = "", marks: bool = True,
-           step: str | None = None) -> State:
-    """Send the email of `kind` (chalicelib/workflow/tasks.py `notify`), for `step` if given."""
+           step: str | None = None, revision: str | None = None) -> State:
+    """Send the email of `kind` (chalicelib/workflow/tasks.py `notify`), for `step` if given;
+    with `revision` (a path), only while the referral is still at that revision."""
     return task("notify", next_state, comment, marks=marks,
-                payload={"kind": kind, "notice.$": ENTERED, **({"step": step} if step else {})})
+                payload={"kind": kind, "notice.$": ENTERED, **({"step": step} if step else {}),
+                         **({"revision.$": revision} if revision else {})})
 
 
 def route(path: str, outcomes: dict[str, str], otherwise: str) -> State:
@@ -83,17 +85,19 @@ def route(path: str, outcomes: dict[str, str], otherwise: str) -> State:
 
 def ask(name: str, kind: str, step: str | None, *, wait_seconds: str, answer: str,
         outcomes: dict[str, str], expired: str, unexpected: str, comments: tuple[str, str],
-        marks: bool = True) -> dict[str, State]:
+        marks: bool = True, revision: str = "$.intake.revision") -> dict[str, State]:
     """Ask a person: email them a link, wait for it with a timeout, remind on each timeout
     (escalating, and expiring where the step can), and route the answer.
 
     `step` None: the step is the map item's (`$.step`), which the request reads from the
     referral itself. `answer` is where the wait's outcome goes; `outcomes` maps it to the next
-    state."""
+    state. Each call carries the `revision` the execution follows: once an amendment has
+    raised the referral's, the request is not sent and the wait ends at once ("amended")."""
     request, wait = comments
     step_of = {"step.$": "$.step"} if step is None else {"step": step}
+    step_of["revision.$"] = revision
     return {
-        f"Request{name}": notify(kind, f"Await{name}", request, marks, step),
+        f"Request{name}": notify(kind, f"Await{name}", request, marks, step, revision),
         f"Await{name}": task("await", f"Route{name}", wait, payload=step_of, marks=marks,
                              wait_seconds=wait_seconds, result=answer,
                              catch=[{"ErrorEquals": TIMEOUTS, "ResultPath": None,
@@ -110,15 +114,19 @@ def ask(name: str, kind: str, step: str | None, *, wait_seconds: str, answer: st
     }
 
 
-ENDS = {"withdrawn": "NotifyWithdrawn", "expired": "NotifyExpired"}
+# What the execution carries of the sign-off (chalicelib/workflow/tasks.py `_intake`).
+INTAKE = {"tier.$": "$.Payload.tier", "approvers.$": "$.Payload.approvers",
+          "wait_seconds.$": "$.Payload.wait_seconds", "revision.$": "$.Payload.revision"}
+ENDS = {"withdrawn": "NotifyWithdrawn", "expired": "NotifyExpired",
+        "amended": "AfterAmendment"}
 
 
-def ask_after_sign_off(name: str, kind: str, step: str, done: str, then: str,
+def ask_after_sign_off(name: str, kind: str, step: str, done: dict[str, str],
                        comments: tuple[str, str]) -> dict[str, State]:
-    """A step after sign-off: its wait ends in `done` (go on to `then`), or in a withdrawal or
-    expiry."""
+    """A step after sign-off: its wait ends in one of `done` (each outcome to the state it goes
+    on to), or in a withdrawal, expiry or amendment."""
     return ask(name, kind, step, wait_seconds="$.intake.wait_seconds", answer="$.outcome",
-               outcomes={done: then, **ENDS}, expired="NotifyExpired",
+               outcomes={**done, **ENDS}, expired="NotifyExpired",
                unexpected="UnexpectedOutcome", comments=comments)
 
 
@@ -131,7 +139,9 @@ def wait_until(name: str, step: str, comments: tuple[str, str, str]) -> dict[str
                                 selector={"at.$": "$.Payload.at",
                                           "seconds.$": "$.Payload.seconds"},
                                 result="$.schedule"),
-        f"WaitFor{name}": task("await", f"After{name}Due", wait, payload={"step": f"{step}_due"},
+        f"WaitFor{name}": task("await", f"After{name}Due", wait,
+                               payload={"step": f"{step}_due",
+                                        "revision.$": "$.intake.revision"},
                                wait_seconds="$.schedule.seconds", result="$.outcome",
                                catch=[{"ErrorEquals": TIMEOUTS, "ResultPath": None,
                                        "Next": f"Request{name}"}]),
@@ -149,14 +159,17 @@ def end(kind: str, name: str, comment: str, ended: str) -> dict[str, State]:
 def sign_off() -> State:
     """Each approver in turn (a Map over the approvers intake decided), each asked in the same
     way; a question to the referrer comes back to the approver who asked."""
-    ended = {"Expired": "Nobody answered in time.", "Withdrawn": "The referral was withdrawn."}
+    ended = {"Expired": "Nobody answered in time.", "Withdrawn": "The referral was withdrawn.",
+             "Amended": "The request was amended: sign-off starts again at the tier now "
+                        "required."}
     states = {
         **ask("Decision", "sign_off_request", None, wait_seconds="$.wait_seconds",
               answer="$.decision",
               outcomes={"approved": "Approved", "rejected": "Rejected",
                         "more_information": "RequestInformation", "withdrawn": "Withdrawn",
-                        "expired": "Expired"},
-              expired="Expired", unexpected="Unexpected", marks=False, comments=(
+                        "expired": "Expired", "amended": "Amended"},
+              expired="Expired", unexpected="Unexpected", marks=False, revision="$.revision",
+              comments=(
                   "Emails each recipient for this step (the referrer, the approving manager, "
                   "each panel member or each advisor) a one-time link.",
                   "Waits for the approver's decision, taken through the link (approve, reject "
@@ -164,8 +177,9 @@ def sign_off() -> State:
         **ask("Information", "information_request", "information",
               wait_seconds="$.wait_seconds", answer="$.answer",
               outcomes={"answered": "RequestDecision", "withdrawn": "Withdrawn",
-                        "expired": "Expired"},
-              expired="Expired", unexpected="Unexpected", marks=False, comments=(
+                        "expired": "Expired", "amended": "Amended"},
+              expired="Expired", unexpected="Unexpected", marks=False, revision="$.revision",
+              comments=(
                   "Emails the referrer a link to read and answer the approver's question.",
                   "Waits for the referrer's answer; it returns the referral to the approver "
                   "who asked.")),
@@ -185,13 +199,16 @@ def sign_off() -> State:
         "ItemsPath": "$.intake.approvers",
         "MaxConcurrency": 1,
         "ItemSelector": {"referral_id.$": "$.referral_id", "step.$": "$$.Map.Item.Value",
-                         "wait_seconds.$": "$.intake.wait_seconds"},
+                         "wait_seconds.$": "$.intake.wait_seconds",
+                         "revision.$": "$.intake.revision"},
         "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "RequestDecision",
                           "States": states},
         "ResultPath": None,
         # Inside the map a failure ends the map; this catch marks the referral.
         "Catch": [*({"ErrorEquals": [name], "ResultPath": None, "Next": f"Notify{name}"}
-                    for name in ("Rejected", "Expired", "Withdrawn")), MARK],
+                    for name in ("Rejected", "Expired", "Withdrawn")),
+                  {"ErrorEquals": ["Amended"], "ResultPath": None, "Next": "AfterAmendment"},
+                  MARK],
         "Next": "RequestAgreement",
     }
 
@@ -203,21 +220,30 @@ def definition() -> dict[str, Any]:
             "record_intake", "SendAcknowledgement",
             "Computes who signs off (by amount, the smartphone and data pathway, and exclusion "
             "flags) from the funding rules, and moves the referral to awaiting_sign_off.",
-            result="$.intake", selector={"tier.$": "$.Payload.tier",
-                                         "approvers.$": "$.Payload.approvers",
-                                         "wait_seconds.$": "$.Payload.wait_seconds"}),
+            result="$.intake", selector=INTAKE),
         "SendAcknowledgement": notify(
             "acknowledgement", "SignOff", "Emails the referrer the reference and what happens "
             "next (no patient-identifiable data)."),
         "SignOff": sign_off(),
-        **ask_after_sign_off("Agreement", "agreement_request", "agreement", "accepted",
-                             "RequestRelease", (
+        **ask_after_sign_off("Agreement", "agreement_request", "agreement",
+                             dict.fromkeys(("accepted", "released", "reviewed"),
+                                           "SendAgreementCopy"), (
             "Emails the budget holder (or, when they have no email address, the referrer to "
             "share) a link to the direct payment agreement.",
             "Waits for the person to accept the agreement by typing their name; money cannot "
             "be released before.")),
-        **ask_after_sign_off("Release", "release_request", "release", "released",
-                             "ScheduleReview", (
+        "SendAgreementCopy": notify(
+            "agreement_copy", "AfterAgreement", "Emails the referrer and the person a link to "
+            "read and print the agreement they accepted (once per acceptance)."),
+        "AfterAgreement": {
+            "Comment": "Accepted for the first time the money is released next; accepted again "
+                       "after an amendment, the PHB goes on from where its money was.",
+            **route("$.outcome.outcome", {"accepted": "RequestRelease",
+                                          "released": "ScheduleReview",
+                                          "reviewed": "ScheduleClosure"},
+                    "UnexpectedOutcome")},
+        **ask_after_sign_off("Release", "release_request", "release",
+                             {"released": "ScheduleReview"}, (
             "Emails the PHB advisors a link to record that the money was released and how the "
             "budget is managed.",
             "Waits for an advisor to record the release.")),
@@ -228,8 +254,8 @@ def definition() -> dict[str, Any]:
             "task rather than a Wait state so that a withdrawal meanwhile ends the execution "
             "at once.",
             "Ended before the 6-week review was due: only a withdrawal (or expiry) does that.")),
-        **ask_after_sign_off("Review", "review_request", "review", "reviewed",
-                             "ScheduleClosure", (
+        **ask_after_sign_off("Review", "review_request", "review",
+                             {"reviewed": "ScheduleClosure"}, (
             "Emails the referrer a link to the 6-week review form.",
             "Waits for the review: item bought, progress on each goal, ReQoL-10, receipts, "
             "notes.")),
@@ -238,9 +264,27 @@ def definition() -> dict[str, Any]:
             "Waits until closure is due (the time ScheduleClosure worked out), as a task rather "
             "than a Wait state so that a withdrawal meanwhile ends the execution at once.",
             "Ended before closure was due: only a withdrawal (or expiry) does that.")),
-        **ask_after_sign_off("Closure", "closure_request", "closure", "closed", "NotifyClosed", (
+        **ask_after_sign_off("Closure", "closure_request", "closure", {"closed": "NotifyClosed"}, (
             "Emails the referrer a link to close the PHB.",
             "Waits for closure: goal achieved or not, final ReQoL-10, unspent money.")),
+        "AfterAmendment": task(
+            "after_amendment", "RouteAmendment", "An amendment ended the wait: reads where the "
+            "referral now is and who signs it off (the tier now required).", result="$.intake",
+            selector={**INTAKE, "next.$": "$.Payload.next"}),
+        "RouteAmendment": {
+            "Comment": "Signed off again from the first approver now required, or the "
+                       "agreement accepted again; or it ended meanwhile.",
+            **route("$.intake.next", {"sign_off": "SignOff", "agreement": "RequestAgreement",
+                                      "withdrawn": "NotifyWithdrawn",
+                                      "expired": "NotifyExpired"}, "UnexpectedStatus")},
+        "UnexpectedStatus": {
+            "Type": "Pass",
+            "Comment": "After an amendment the referral is where no wait goes on from: marked "
+                       "for an advisor.",
+            "Parameters": {"Error": "UnexpectedStatus",
+                           "Cause": "An amendment left the referral where the pathway cannot "
+                                    "go on from."},
+            "ResultPath": "$.error", "Next": "NeedsAttention"},
         "NotifyClosed": notify("closed", "Closed"),
         "Closed": {"Type": "Succeed"},
         **end("rejected", "Rejected", "Tells the referrer the request was not approved, why, "

@@ -7,7 +7,8 @@ from typing import Any
 
 from devstack.example import NHS_NUMBER, make_items, make_referral
 
-__all__ = ["NHS_NUMBER", "another_person", "make_items", "make_referral", "with_change"]
+__all__ = ["NHS_NUMBER", "another_person", "make_items", "make_referral", "unique_person",
+           "with_change"]
 
 # Valid NHS numbers (starting with 9: never a real person's) for other people than the example's.
 OTHER_NHS_NUMBERS = ("9434765900", "9434765927", "9434765935", "9434765943", "9434765951",
@@ -18,6 +19,19 @@ def another_person(n: int, **changes: Any) -> dict[str, Any]:
     """The example's person as someone else: another NHS number and name (the `n`th)."""
     return {**make_referral()["person"], "nhs_number": OTHER_NHS_NUMBERS[n],
             "first_name": f"Person{n}", **changes}
+
+
+def unique_person(**changes: Any) -> dict[str, Any]:
+    """The example's person with an NHS number of their own (a random valid one in the 999
+    range kept for testing), for tests that send many referrals to one stack."""
+    import secrets
+
+    from chalicelib.domain.identifiers import nhs_number_is_valid
+
+    while True:
+        number = "999" + "".join(secrets.choice("0123456789") for _ in range(7))
+        if nhs_number_is_valid(number):
+            return {**make_referral()["person"], "nhs_number": number, **changes}
 
 
 def with_change(referral: dict[str, Any], path: str, value: Any) -> dict[str, Any]:

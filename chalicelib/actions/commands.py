@@ -47,6 +47,8 @@ def _change(svc: Services, stored: StoredReferral, to: str, actor: str, what: st
 def decide(svc: Services, stored: StoredReferral, step: str, actor: str, outcome: str,
            text: str = "", using: Link | None = None) -> None:
     """An approver's decision on a sign-off step: approved, rejected or more_information."""
+    from chalicelib.actions.amend import restorable, restore
+
     if stored.status != "awaiting_sign_off" or stored.step != step:
         raise AlreadyDone()
     when = {"step": step}
@@ -60,9 +62,16 @@ def decide(svc: Services, stored: StoredReferral, step: str, actor: str, outcome
             # The final sign-off fixes what is approved, per item and in total.
             at = now_iso()
             money = ledger.approve(_items(stored), at, stored.tier or "", stored.ledger)
+            # An amendment signed off: what was approved before is replaced, not restored.
+            progress.pop("amendment", None)
             _change(svc, stored, "approved", actor, "approved",
                     {"step": step, "approved_pence": ledger.approved_total(money)},
-                    {"approved_at": at, "ledger": money}, when, using)
+                    # approved_at stays the first approval's: the reports' time to sign-off.
+                    {"approved_at": stored.approved_at or at, "ledger": money,
+                     "progress": progress}, when, using)
+    elif outcome == "rejected" and restorable(stored):
+        # Refusing an amendment of an approved PHB refuses the change, not the PHB.
+        restore(svc, stored, actor, {"reason": text}, step, using)
     elif outcome == "rejected":
         progress["rejected"] = {"step": step, "reason": text, "by": actor, "at": now_iso()}
         _change(svc, stored, "rejected", actor, "rejected", {"step": step, "reason": text},
@@ -92,11 +101,34 @@ def answer_question(svc: Services, stored: StoredReferral, actor: str, answer: s
 
 def accept_agreement(svc: Services, stored: StoredReferral, typed_name: str,
                      using: Link | None = None) -> None:
-    """The budget holder accepts the direct payment agreement, by typing their name."""
-    acceptance = {"name": typed_name, "at": now_iso(),
+    """The budget holder accepts the direct payment agreement, by typing their name. What they
+    accepted is kept, for the copy they and the referrer can read again. Accepted again after
+    an amendment, once money has been released, the PHB goes on from where it was."""
+    from chalicelib.domain.referral import load_stored
+
+    referral = load_stored(stored.answers)
+    accepted = list(stored.recorded.get("agreements", []))
+    acceptance = {"n": len(accepted) + 1, "name": typed_name, "at": now_iso(),
                   "version": svc.settings.agreement_version}
-    _change(svc, stored, "agreement_accepted", "budget holder", "agreement_accepted",
-            acceptance, {"progress": {**stored.recorded, "agreement": acceptance}}, using=using)
+    copy = {**acceptance, "link": using.id_hash if using else None,
+            "total_pence": referral.total_pence,
+            "items": [{"description": i.description, "supplier": i.supplier,
+                       "cost_pence": i.cost_pence, "recurrence": i.recurrence,
+                       "months": i.months, "total_pence": i.total_pence}
+                      for i in referral.items],
+            "goals": [{"goal": g.goal, "target_date": g.target_date.isoformat()}
+                      for g in referral.goals]}
+    to = "agreement_accepted"
+    if ledger.released_total(stored.ledger):
+        to = "reviewed" if "review" in stored.recorded else "funds_released"
+    try:
+        svc.store.referrals.change(
+            stored.reference, to, ("approved",), "budget holder", "agreement_accepted",
+            acceptance, fields={"progress": {**stored.recorded, "agreement": acceptance,
+                                             "agreements": [*accepted, copy]}},
+            using_link=using)
+    except TransitionRefused:
+        raise AlreadyDone() from None
     _finish(svc, stored.reference, "agreement")
 
 
@@ -137,19 +169,20 @@ def record_release(svc: Services, stored: StoredReferral, actor: str, amount_pen
         _change(svc, stored, "funds_released", actor, "funds_released",
                 {**detail, "management": management},
                 {"progress": {**stored.recorded, "release": release}, "ledger": money,
-                 "next_release_due": _due(money, on)}, using=using)
+                 "next_release_due": next_due_of(money, on)}, using=using)
         _finish(svc, stored.reference, "release")
         return
     if stored.status not in ("funds_released", "reviewed"):
         raise AlreadyDone()
     try:
         svc.store.referrals.record(stored, actor, "money_released", detail, fields={
-            "ledger": money, "next_release_due": _due(money, first_released_on(stored))})
+            "ledger": money, "next_release_due": next_due_of(money, first_released_on(stored))})
     except TransitionRefused:
         raise AlreadyDone() from None
 
 
-def _due(money: ledger.Ledger, first: date | None) -> str | None:
+def next_due_of(money: ledger.Ledger, first: date | None) -> str | None:
+    """The next monthly release's date (YYYY-MM-DD) as the referral stores it, or None."""
     due = ledger.next_due(money, first)
     return due.isoformat() if due else None
 

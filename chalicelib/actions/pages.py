@@ -10,7 +10,7 @@ from chalice.app import Response
 
 from chalicelib.actions import commands, links
 from chalicelib.actions.links import LinkProblem
-from chalicelib.domain import codes, ledger, pathway
+from chalicelib.domain import amendment, codes, ledger, pathway
 from chalicelib.domain.errors import FieldError
 from chalicelib.domain.identity import find_address
 from chalicelib.domain.records import Link, StoredReferral
@@ -40,6 +40,8 @@ TITLES = {
     "closure": "Close the PHB",
     "withdraw": "Withdraw a PHB referral",
     "outcome": "Why the PHB request was not approved",
+    "amend": "Change the items",
+    "agreement-copy": "Your direct payment agreement",
 }
 DONE = {
     "approved": "Your approval has been recorded.",
@@ -67,12 +69,22 @@ def _open(svc: Services, action: str, link_id: str) -> Opened:
 
     link = links.look_up(svc.store.links, action, link_id)
     stored = svc.store.referrals.get(link.reference)
+    if not stored.answers:
+        raise LinkProblem(410, "This referral's details are no longer held",
+                          "They were removed under the retention policy. Contact the PHB team "
+                          "if you need to know more.")
     referral = load_stored(stored.answers)
+    ended = codes.STATUSES[stored.status].lower()
     if action == "withdraw" and stored.status in pathway.FINAL:
         raise LinkProblem(409, "This referral has already ended",
-                          f"It is {codes.STATUSES[stored.status].lower()}, so there is "
-                          "nothing to withdraw.")
-    if action in ("withdraw", "outcome"):
+                          f"It is {ended}, so there is nothing to withdraw.")
+    if action == "amend" and not amendment.can_amend(stored.status, stored.ledger):
+        raise LinkProblem(409, "This PHB can no longer be changed",
+                          f"It is {ended}"
+                          + (", and its money has all been released" if stored.approved_at
+                             and stored.status not in pathway.FINAL else "")
+                          + ". Contact the PHB team if something needs to change.")
+    if action in pathway.STANDING_LINKS:
         return Opened(link, stored, referral)
     if find_address(link.recipient, recipients(link.step, referral, svc.settings)) is None:
         raise LinkProblem(403, "This link is not for you",
@@ -84,6 +96,11 @@ def _open(svc: Services, action: str, link_id: str) -> Opened:
         raise LinkProblem(409, "This has already been done",
                           "Someone has already acted on this step, so there is nothing for you "
                           f"to do. The referral is now: {codes.STATUSES[stored.status]}.")
+    if not pathway.open_for(stored, link.step):
+        raise LinkProblem(409, "This step is not open now",
+                          "The request has changed since this email was sent (it is now: "
+                          f"{codes.STATUSES[stored.status]}). You will get a new email when "
+                          "it is your turn.")
     return Opened(link, stored, referral)
 
 
@@ -146,12 +163,55 @@ def _template(action: str) -> str:
 
 
 def show(svc: Services, action: str, link_id: str) -> Response:
-    """GET: what the person needs to decide. Never acts."""
+    """GET: what the person needs to decide. Never acts. An agreement link used to accept
+    opens a copy of what was accepted."""
+    from chalicelib.actions import amend_form
+
     try:
         opened = _open(svc, action, link_id)
     except LinkProblem as problem:
-        return _problem(problem)
+        accepted = _accepted_with(svc, link_id) if action == "agreement" else None
+        return copy_page(*accepted) if accepted else _problem(problem)
+    if action == "amend":
+        return page(_template(action), **{**_context(svc, opened), **amend_form.context(
+            opened.stored, opened.referral)})
+    if action == "agreement-copy":
+        return _copy_of(opened)
     return page(_template(action), **_context(svc, opened))
+
+
+def _accepted_with(svc: Services, link_id: str
+                   ) -> tuple[StoredReferral, Referral, dict[str, Any]] | None:
+    """The referral and the acceptance an agreement link was used for, if it was."""
+    from chalicelib.domain.identifiers import sha256
+    from chalicelib.domain.referral import load_stored
+
+    link = svc.store.links.get(sha256(link_id)) if 20 <= len(link_id) <= 100 else None
+    if link is None or link.action != "agreement" or not link.used_at:
+        return None
+    stored = svc.store.referrals.get(link.reference)
+    accepted = [a for a in stored.recorded.get("agreements", []) if a.get("link") == link.id_hash]
+    if not accepted or not stored.answers:
+        return None
+    return stored, load_stored(stored.answers), accepted[-1]
+
+
+def _copy_of(opened: Opened) -> Response:
+    number = opened.link.step
+    accepted = [a for a in opened.stored.recorded.get("agreements", [])
+                if str(a.get("n")) == number]
+    if not accepted:
+        return _problem(LinkProblem(404, *links.ACTION_WORDING.unknown))
+    return copy_page(opened.stored, opened.referral, accepted[0])
+
+
+def copy_page(stored: StoredReferral, referral: Referral, accepted: dict[str, Any]) -> Response:
+    """A read-only, printable copy of an agreement as it was accepted."""
+    later = [a for a in stored.recorded.get("agreements", []) if a["n"] > accepted["n"]]
+    return page("actions/agreement_copy.html", title=TITLES["agreement-copy"],
+                reference=stored.reference, referral=referral, accepted=accepted,
+                superseded=bool(later) or (stored.status in ("approved", "awaiting_sign_off",
+                                                             "awaiting_information")))
 
 
 def act(svc: Services, action: str, link_id: str, body: bytes) -> Response:
@@ -165,8 +225,10 @@ def act(svc: Services, action: str, link_id: str, body: bytes) -> Response:
         return _problem(problem)
     except FormRejected as exc:
         return problem_page("There is a problem with the form", exc.message, 400)
-    if action == "outcome":
+    if action in ("outcome", "agreement-copy"):
         return _problem(LinkProblem(405, "Nothing to send", "This page is only to read."))
+    if action == "amend":
+        return _amend(svc, opened, posted)
     errors, done = validate(action, posted, opened.referral, opened.link.step)
     if errors:
         context = {**_context(svc, opened), **form_context(errors, posted)}
@@ -184,6 +246,27 @@ def act(svc: Services, action: str, link_id: str, body: bytes) -> Response:
             "Nothing else has changed."))
     return page("actions/done.html", title="Done", reference=opened.stored.reference,
                 message=message)
+
+
+def _amend(svc: Services, opened: Opened, posted: dict[str, str]) -> Response:
+    """The referrer's change to the items, through the link in their acknowledgement (which
+    stays theirs to use again)."""
+    from chalicelib.actions import amend_form
+
+    stored, referral = opened.stored, opened.referral
+    try:
+        result, values, errors = amend_form.submit(svc, stored, referral, opened.link.recipient,
+                                                   posted)
+    except commands.AlreadyDone:
+        return _problem(LinkProblem(
+            409, "The request changed meanwhile",
+            "Someone acted on it while you were changing it, so your change was not recorded. "
+            "Open the link again to see it as it is now."))
+    if result is None:
+        return page(_template("amend"), status=422, **{
+            **_context(svc, opened), **amend_form.context(stored, referral, values, errors)})
+    return page("actions/done.html", title="Done", reference=stored.reference,
+                message=amend_form.message(result))
 
 
 def _perform(svc: Services, action: str, opened: Opened, done: dict[str, Any]) -> str:

@@ -40,7 +40,7 @@ from chalicelib.domain.records import (
 
 # What a change's `fields` may set on a referral (the rest of a record is the store's own).
 _CHANGEABLE = {"tier", "flags", "approvers", "step", "progress", "approved_at", "basis", "ledger",
-               "next_release_due"}
+               "next_release_due", "answers", "total_pence", "revision"}
 
 
 @dataclass
@@ -88,6 +88,10 @@ class MemoryReferrals:
             if key_hash:
                 self._keys[key_hash] = (sha256(new.answers), reference)
             return Created(reference, "submitted", replayed=False)
+
+    def replay_of(self, idempotency_key: str) -> str | None:
+        held = self._keys.get(sha256(idempotency_key))
+        return held[1] if held else None
 
     def _one(self, reference: str) -> _Held:
         if reference not in self._held:

@@ -37,6 +37,11 @@ def allowed_from(status: str) -> tuple[str, ...]:
     return ALLOWED_FROM[status]
 
 
+# Outside the table, each with its own guard (chalicelib/actions/amend.py): an amendment sends a
+# referral back to sign-off or to its agreement, accepting the agreement again resumes it, and a
+# refused amendment returns it to where it was. None of these is open to the changes above.
+
+
 # The steps a person is asked to act on. A sign-off step is named after its approver.
 SIGN_OFF_STEPS = ("referrer", "manager", "panel", "advisor")
 # Steps that end the referral when nobody answers; the rest keep waiting after escalation.
@@ -55,7 +60,10 @@ ACTION_FOR_STEP: dict[str, str] = {
 }
 # What a link lets its recipient do, by the path it is served under.
 LINK_ACTIONS = ("sign-off", "answer", "agreement", "release", "review", "closure", "withdraw",
-                "outcome")
+                "outcome", "amend", "agreement-copy")
+# Links a person keeps, for the referral rather than one step: never used up, never for
+# someone else (each is emailed to its recipient alone).
+STANDING_LINKS = ("withdraw", "outcome", "amend", "agreement-copy")
 
 
 def next_approver(approvers: list[str], step: str) -> str | None:
@@ -73,6 +81,14 @@ _DONE_AT = {
     "review": ("reviewed", "reviewed"),
     "closure": ("closed", "closed"),
 }
+
+
+# The status each step after sign-off is open at.
+_OPEN_AT = {"agreement": "approved", "release": "agreement_accepted", "review": "funds_released",
+            "closure": "reviewed"}
+# Accepting an agreement again, after an amendment, returns a referral whose money was already
+# being released to where it was; the state machine's agreement wait routes on these.
+_RESUMED = {"funds_released": "released", "reviewed": "reviewed", "closed": "reviewed"}
 
 
 class Progress(Protocol):
@@ -106,10 +122,19 @@ def outcome_if_done(referral: Progress, step: str) -> str | None:
         return _sign_off_outcome(referral, step)
     if step == "information":
         return None if status in ("awaiting_information", "submitted") else "answered"
+    if step == "agreement" and status in _RESUMED:
+        # Accepted again after an amendment: the pathway goes on from where the money was.
+        return _RESUMED[status]
     done_status, outcome = _DONE_AT[step]
     if status in _LATER and _LATER.index(status) >= _LATER.index(done_status):
         return outcome
     return None
+
+
+def open_for(referral: Progress, step: str) -> bool:
+    """Whether a step after sign-off is the one the referral waits on (an amendment can send a
+    referral back, so an older email's link may be for a step not open now)."""
+    return referral.status == _OPEN_AT.get(step, referral.status)
 
 
 def _sign_off_outcome(referral: Progress, step: str) -> str | None:

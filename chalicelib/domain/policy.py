@@ -8,8 +8,12 @@ DAY = 24 * 3600
 
 # --- one-time links -------------------------------------------------------------------------
 # An action link (sign-off, agreement, ...) works for `PHB_LINK_VALID_DAYS` days; these are the
-# exceptions. The withdraw link in the acknowledgement works while the referral is open.
+# exceptions. The withdraw and amend links in the acknowledgement work while the referral is
+# open (a PHB lasts at most 6 months from the referral); so does a copy of the agreement, for
+# the person and the referrer to read again.
 WITHDRAW_LINK_DAYS = 366
+AMEND_LINK_DAYS = 366
+AGREEMENT_COPY_LINK_DAYS = 366
 # The link to read why a request was not approved: this many times the usual lifetime.
 OUTCOME_LINK_LIFETIMES = 4
 STAFF_SIGN_IN_LINK_SECONDS = 15 * 60

@@ -33,6 +33,10 @@ class Referrals(Protocol):
         returns the first; another body with the key raises IdempotencyConflict)."""
         ...
 
+    def replay_of(self, idempotency_key: str) -> str | None:
+        """The referral an idempotency key was used for, if it was."""
+        ...
+
     def get(self, reference: str) -> StoredReferral:
         """The referral, read consistently; NotFound if there is none."""
         ...

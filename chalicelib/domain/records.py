@@ -33,6 +33,10 @@ class StoredReferral:
     basis: dict[str, Any] | None = None  # what intake decided the tier on (the person's total)
     ledger: dict[str, Any] | None = None  # the money: approved, released, unspent
     next_release_due: str | None = None  # the next monthly release's date, while one is due
+    # How many times an amendment has sent the referral back (to sign-off, or to accept the
+    # agreement again): the state machine carries the revision it follows, and a wait of an
+    # older revision ends at once.
+    revision: int = 0
 
     @property
     def recorded(self) -> dict[str, Any]:

@@ -65,8 +65,10 @@ def create_referral(svc: Services, body: bytes, idempotency_key: str | None,
 
     result = validate_referral(data, svc.settings)
     if not isinstance(result, list):
-        # The person's other PHBs count towards the tier: they may need the manager too.
-        result = manager_needed(decide(svc, result), result) or result
+        # The person's other PHBs count towards the tier: they may need the manager too. A
+        # replay is not another PHB of its own: it is answered as it was the first time.
+        replayed = svc.store.referrals.replay_of(idempotency_key) if idempotency_key else None
+        result = manager_needed(decide(svc, result, replayed), result) or result
     if isinstance(result, list):
         return json_errors([error.as_dict() for error in result], 422)
     try:

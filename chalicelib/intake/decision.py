@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain import ledger, pathway, person
 from chalicelib.domain.errors import FieldError
@@ -110,6 +110,21 @@ def decide(svc: Services, referral: Referral, reference: str | None = None,
         before=person.prior_items(others, who.first_name, who.last_name, dob, today, window),
         flags=_people_flags(referral, mismatched, settings.panel_emails))
     return Decision(decision, basis, others, mismatched)
+
+
+def approvers_for(decision: Decision, referral: Referral) -> tuple[list[str], list[dict[str, Any]]]:
+    """Who signs off, in order, and the flags recorded: as decided, except that a PHB advisor
+    signs off in the manager's place when the person's total needs a manager and none was
+    given (another of their PHBs was approved after this was sent)."""
+    flags: list[dict[str, Any]] = [flag.as_dict() for flag in decision.sign_off.flags]
+    approvers: list[str] = list(decision.sign_off.approvers)
+    if "manager" in approvers and referral.approving_manager is None:
+        approvers = [step for step in approvers if step != "manager"]
+        approvers = approvers if "advisor" in approvers else [*approvers, "advisor"]
+        flags.append({"code": "no_approving_manager", "item": None, "reason": (
+            "The person's total needs an approving manager, and none was given: a PHB advisor "
+            "signs off instead")})
+    return approvers, flags
 
 
 def manager_needed(decision: Decision, referral: Referral) -> list[FieldError]:

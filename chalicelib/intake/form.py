@@ -176,6 +176,26 @@ def _items(typed: _Typed) -> list[dict[str, Any]]:
     return items
 
 
+def items_from_form(values: dict[str, str]) -> tuple[list[dict[str, Any]], list[FieldError]]:
+    """The item rows typed (`items.0.description`, ...) in the contract's shape, with errors
+    only the form can make (money typed in pounds)."""
+    typed = _Typed(values)
+    return _items(typed), typed.errors
+
+
+def item_values(items: list[Any]) -> dict[str, str]:
+    """Items as their form fields, to change them: the cost in pounds, like 45.99."""
+    values = {}
+    for index, item in enumerate(items):
+        prefix = f"items.{index}."
+        pounds, pence = divmod(item.cost_pence, 100)
+        values.update({prefix + "description": item.description, prefix + "category": item.category,
+                       prefix + "supplier": item.supplier, prefix + "recurrence": item.recurrence,
+                       prefix + "cost_pence": f"{pounds}.{pence:02d}",
+                       prefix + "months": str(item.months) if item.months else ""})
+    return values
+
+
 def _reqol(typed: _Typed) -> dict[str, Any] | None:
     scores = [typed.text(f"reqol10_baseline.items.{i}") for i in range(REQOL_QUESTIONS)]
     physical = typed.text("reqol10_baseline.physical_health")

@@ -36,6 +36,11 @@ DONE_MESSAGES = {
     "withdraw": "The referral has been withdrawn and the referrer told.",
     "start": "The referral's pathway has been started.",
     "settle": "The unspent money has been settled.",
+    "amend-sign_off": "The change has been recorded. It needs signing off again, from the "
+                      "start of the tier it now needs: the first approver has been emailed.",
+    "amend-agreement": "The change has been recorded. The person has been asked to accept the "
+                       "changed agreement.",
+    "amend-recorded": "The change has been recorded. No new sign-off is needed.",
 }
 
 
@@ -73,12 +78,15 @@ def available_actions(stored: StoredReferral, step: str | None,
     """What an advisor can do to the referral now."""
     from chalicelib.actions.commands import ledger_of
     from chalicelib.domain import ledger
+    from chalicelib.domain.amendment import can_amend
 
     money = ledger_of(stored) if stored.approved_at and stored.answers else None
     settle = ["settle"] if ledger.unspent_total(money, "to_recover") else []
     if stored.status in pathway.FINAL:
         return ["note", *settle]
     actions = ["start"] if never_started else []
+    if stored.answers and can_amend(stored.status, money):
+        actions.append("amend")
     if stored.status == "awaiting_sign_off" and stored.step == "advisor":
         actions.append("decide")
     if stored.status == "agreement_accepted" or (
@@ -146,6 +154,8 @@ def act(svc: Services, request: Any, reference: str, action: str) -> Response:
     session, stored = opened
     if action == "export":
         return export(svc, session, stored)
+    if action == "amend":
+        return _amend(svc, session, stored)
     step, _ = waiting_for(svc, stored)
     if action not in _actions_now(svc, stored, step):
         return _case_page(svc, session, stored, status=409,
@@ -162,6 +172,46 @@ def act(svc: Services, request: Any, reference: str, action: str) -> Response:
     if errors:
         return _case_page(svc, session, stored, status=422, errors=errors, values=session.form)
     return redirect(f"/staff/referrals/{stored.reference}?done={action}")
+
+
+def amend_page(svc: Services, request: Any, reference: str) -> Response:
+    """The form to change a referral's items, costs or suppliers."""
+    from chalicelib.actions import amend_form
+    from chalicelib.domain.referral import load_stored
+
+    opened = _open(svc, request, reference)
+    if isinstance(opened, Response):
+        return opened
+    session, stored = opened
+    if "amend" not in available_actions(stored, None):
+        return _case_page(svc, session, stored, status=409, problem=CANNOT_AMEND)
+    return page("staff/amend.html", session=session,
+                **amend_form.context(stored, load_stored(stored.answers)))
+
+
+CANNOT_AMEND = ("The items can no longer be changed: the referral has ended, or its money has "
+                "all been released.")
+
+
+def _amend(svc: Services, session: StaffSession, stored: StoredReferral) -> Response:
+    from chalicelib.actions import amend_form
+    from chalicelib.actions.commands import AlreadyDone
+    from chalicelib.domain.referral import load_stored
+
+    if "amend" not in available_actions(stored, None):
+        return _case_page(svc, session, stored, status=409, problem=CANNOT_AMEND)
+    referral = load_stored(stored.answers)
+    try:
+        result, values, errors = amend_form.submit(svc, stored, referral, session.email,
+                                                   session.form)
+    except AlreadyDone:
+        return _case_page(svc, session, svc.store.referrals.get(stored.reference), status=409,
+                          problem="The referral changed while you were changing its items, so "
+                                  "nothing was changed. The page now shows where it is.")
+    if result is None:
+        return page("staff/amend.html", status=422, session=session,
+                    **amend_form.context(stored, referral, values, errors))
+    return redirect(f"/staff/referrals/{stored.reference}?done=amend-{result.needed}")
 
 
 def _text(posted: dict[str, str], name: str, message: str, errors: list[FieldError]) -> str:

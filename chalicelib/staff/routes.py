@@ -63,6 +63,21 @@ def staff_case(reference: str) -> Response:
     return case.case(services(), staff.current_request, reference)
 
 
+@staff.route("/staff/referrals/{reference}/amend", methods=["GET"])
+def staff_amend(reference: str) -> Response:
+    from chalicelib.staff import case
+
+    return case.amend_page(services(), staff.current_request, reference)
+
+
+@staff.route("/staff/referrals/{reference}/amend", methods=["POST"], content_types=FORM)
+def staff_amend_change(reference: str) -> Response:
+    # Its own route: the page's GET route would otherwise hide the case actions' POST route.
+    from chalicelib.staff import case
+
+    return case.act(services(), staff.current_request, reference, "amend")
+
+
 @staff.route("/staff/referrals/{reference}/{action}", methods=["POST"], content_types=FORM)
 def staff_case_action(reference: str, action: str) -> Response:
     from chalicelib.staff import case

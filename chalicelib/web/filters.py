@@ -9,7 +9,7 @@ from markupsafe import Markup, escape
 
 from chalicelib.domain.dates import long_date
 from chalicelib.domain.identifiers import format_nhs_number
-from chalicelib.domain.money import format_pence
+from chalicelib.domain.money import format_pence, format_whole_pounds
 
 _URL = re.compile(r"https?://[^\s<>\"']+")
 
@@ -27,6 +27,7 @@ def compact(params: dict[str, Any]) -> dict[str, Any]:
 
 FILTERS: dict[str, Any] = {
     "pounds": format_pence,
+    "whole_pounds": format_whole_pounds,
     "long_date": long_date,
     "nhs_number": format_nhs_number,
     "compact": compact,

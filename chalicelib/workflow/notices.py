@@ -11,9 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.actions import links
 from chalicelib.domain.codes import STEPS
-from chalicelib.domain.identity import independent_of
+from chalicelib.domain.identity import find_address, independent_of
 from chalicelib.domain.pathway import ACTION_FOR_STEP
-from chalicelib.domain.policy import DAY, OUTCOME_LINK_LIFETIMES, WITHDRAW_LINK_DAYS
+from chalicelib.domain.policy import (
+    AGREEMENT_COPY_LINK_DAYS,
+    AMEND_LINK_DAYS,
+    DAY,
+    OUTCOME_LINK_LIFETIMES,
+    WITHDRAW_LINK_DAYS,
+)
 from chalicelib.domain.records import StoredReferral
 from chalicelib.web.render import render_email
 from chalicelib.workflow.wording import (
@@ -113,17 +119,36 @@ def acknowledge(svc: Services, stored: StoredReferral, referral: Referral) -> in
     next_step = NEXT_STEP.get(stored.tier or "", NEXT_STEP["manager"])
     if stored.flags:
         next_step += ADVISOR_STEP
-    withdraw_id = links.issue(svc.store.links, "withdraw", referral.referrer.email,
-                              WITHDRAW_LINK_DAYS * DAY, reference=stored.reference, step="any")
+    referrer = referral.referrer.email
+    withdraw_id = links.issue(svc.store.links, "withdraw", referrer, WITHDRAW_LINK_DAYS * DAY,
+                              reference=stored.reference, step="any")
+    amend_id = links.issue(svc.store.links, "amend", referrer, AMEND_LINK_DAYS * DAY,
+                           reference=stored.reference, step="any")
     email = render_email(
-        "acknowledgement", to=referral.referrer.email, settings=settings,
+        "acknowledgement", to=referrer, settings=settings,
         reference=stored.reference, next_step=next_step,
         status_url=f"{settings.public_base_url}/referrals/{stored.reference}",
         withdraw_url=link_url(settings, "withdraw", withdraw_id),
+        amend_url=link_url(settings, "amend", amend_id),
     )
     message_id = svc.mailer.send(email)
     referrals.record_email(stored.reference, key, email.to, email.subject, message_id)
     return 1
+
+
+def agreement_copy(svc: Services, stored: StoredReferral, referral: Referral) -> list[str]:
+    """Tell the referrer and the person (when they have an email address) that the agreement
+    was accepted, each with a link to read and print it: once for each acceptance."""
+    accepted = stored.recorded.get("agreements") or []
+    if not accepted:
+        return []
+    to = [referral.referrer.email]
+    if referral.person.email and find_address(referral.person.email, to) is None:
+        to.append(referral.person.email)
+    number = str(accepted[-1]["n"])
+    return send(svc, "agreement_copy", stored, to, notice=f"acceptance {number}",
+                step="agreement", link_action="agreement-copy", link_step=number,
+                link_days=AGREEMENT_COPY_LINK_DAYS)
 
 
 def tell_referrer(svc: Services, kind: str, stored: StoredReferral,

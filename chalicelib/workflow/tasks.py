@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.domain import pathway
+from chalicelib.domain import ledger, pathway
 from chalicelib.domain.dates import iso, long_date, parse_iso
 from chalicelib.domain.errors import TransitionRefused
 from chalicelib.domain.records import StoredReferral
@@ -40,27 +40,18 @@ def _load(svc: Services, event: Event) -> tuple[StoredReferral, Referral]:
 def record_intake(svc: Services, event: Event) -> dict[str, Any]:
     """Work out who signs the referral off, on the person's total, and move it to
     awaiting_sign_off."""
-    from chalicelib.intake.decision import decide
+    from chalicelib.intake.decision import approvers_for, decide
 
     referrals = svc.store.referrals
     stored, referral = _load(svc, event)
-    timing = {"wait_seconds": svc.settings.reminder_after_seconds}
     if stored.status != "submitted":
         # A retry after the change was made: report what was decided, change nothing.
-        return {"tier": stored.tier, "approvers": list(stored.approvers), **timing}
+        return _intake(svc, stored)
     decision = decide(svc, referral, stored.reference)
-    flags = [flag.as_dict() for flag in decision.sign_off.flags]
-    approvers = list(decision.sign_off.approvers)
-    if "manager" in approvers and referral.approving_manager is None:
-        # The person's total grew past the manager's threshold after this was sent (another
-        # of their PHBs was approved meanwhile): a PHB advisor signs off in the manager's place.
-        approvers = [step for step in approvers if step != "manager"]
-        approvers = approvers if "advisor" in approvers else [*approvers, "advisor"]
-        flags.append({"code": "no_approving_manager", "item": None, "reason": (
-            "The person's total needs an approving manager, and none was given: a PHB advisor "
-            "signs off instead")})
+    approvers, flags = approvers_for(decision, referral)
     basis = {**decision.basis.as_dict(), "why": decision.why}
-    try:
+    # A retry after the change was made changes nothing.
+    with contextlib.suppress(TransitionRefused):
         referrals.change(
             stored.reference, "awaiting_sign_off", ("submitted",), actor=SYSTEM,
             what="intake_recorded",
@@ -70,10 +61,37 @@ def record_intake(svc: Services, event: Event) -> dict[str, Any]:
             fields={"tier": decision.sign_off.tier, "flags": flags, "approvers": approvers,
                     "step": approvers[0], "basis": basis},
         )
-    except TransitionRefused:
-        stored = referrals.get(stored.reference)
-        return {"tier": stored.tier, "approvers": list(stored.approvers), **timing}
-    return {"tier": decision.sign_off.tier, "approvers": approvers, **timing}
+    return _intake(svc, referrals.get(stored.reference))
+
+
+def _intake(svc: Services, stored: StoredReferral) -> dict[str, Any]:
+    """What the execution carries of the referral's sign-off (as `$.intake`): its approvers
+    in order, how long each wait lasts before a reminder, and the revision it follows."""
+    return {"tier": stored.tier, "approvers": list(stored.approvers),
+            "wait_seconds": svc.settings.reminder_after_seconds, "revision": stored.revision}
+
+
+# After an amendment, where the execution goes on, by the referral's status.
+_AFTER_AMENDMENT = {
+    **dict.fromkeys(("awaiting_sign_off", "awaiting_information", "rejected"), "sign_off"),
+    **dict.fromkeys(("approved", "agreement_accepted", "funds_released", "reviewed"),
+                    "agreement"),
+    "withdrawn": "withdrawn", "expired": "expired",
+}
+
+
+def after_amendment(svc: Services, event: Event) -> dict[str, Any]:
+    """An amendment ended a wait: where the execution goes on (`next`: sign-off again, from the
+    first approver now required; the agreement, to be accepted again; or the end), with the
+    sign-off it now follows."""
+    stored = svc.store.referrals.get(event["referral_id"])
+    return {**_intake(svc, stored), "next": _AFTER_AMENDMENT.get(stored.status, "unexpected")}
+
+
+def _stale(stored: StoredReferral, event: Event) -> bool:
+    """Whether the execution follows an older revision than the referral's: an amendment has
+    changed what it waits for since."""
+    return int(event.get("revision", 0)) != stored.revision
 
 
 # --- emails -----------------------------------------------------------------------------------
@@ -83,10 +101,14 @@ def notify(svc: Services, event: Event) -> dict[str, Any]:
     """Send the email a state asks for: a request with its links, or an outcome."""
     stored, referral = _load(svc, event)
     kind, notice = event["kind"], event.get("notice", "")
+    if "revision" in event and _stale(stored, event):
+        return {"sent": 0}  # the amendment's wait is ended; the execution carries on
     if kind == "acknowledgement":
         return {"sent": notices.acknowledge(svc, stored, referral)}
     if kind in ("rejected", "expired", "withdrawn", "closed"):
         return {"sent": len(notices.tell_referrer(svc, kind, stored, referral))}
+    if kind == "agreement_copy":
+        return {"sent": len(notices.agreement_copy(svc, stored, referral))}
     step = event.get("step") or stored.step or ""
     if kind == "sign_off_request":
         step = stored.step or ""
@@ -111,7 +133,7 @@ def await_step(svc: Services, event: Event) -> dict[str, Any]:
     reference, step, token = event["referral_id"], event["step"], event["token"]
     referrals.save_task_token(reference, step, token)
     stored = referrals.get(reference)
-    outcome = pathway.outcome_if_done(stored, step)
+    outcome = "amended" if _stale(stored, event) else pathway.outcome_if_done(stored, step)
     if outcome:
         svc.workflow.complete(token, outcome)
     elif step not in pathway.DUE_STEPS:  # waiting for a time, not a person: never overdue
@@ -125,11 +147,14 @@ def remind(svc: Services, event: Event) -> dict[str, Any]:
     referrals, settings = svc.store.referrals, svc.settings
     stored, referral = _load(svc, event)
     step, notice = event["step"], event.get("notice", "")
-    if pathway.outcome_if_done(stored, step):
-        return {"expired": False}
+    if _stale(stored, event) or pathway.outcome_if_done(stored, step):
+        return {"expired": False}  # the wait, entered again, ends at once
     count = referrals.count_reminder(stored.reference, step)
     limit = settings.reminders_before_escalation
-    expires = step in pathway.EXPIRING_STEPS
+    # An agreement to accept again once money has been paid never expires the PHB: the
+    # advisors are told, and the person reminded, until they accept or it is withdrawn.
+    expires = step in pathway.EXPIRING_STEPS and not (
+        step == "agreement" and ledger.released_total(stored.ledger))
     # A step that cannot expire (release, review, closure) is reminded every period until done,
     # so the person always holds a working link and the execution never waits silently.
     if count <= limit + 1 or not expires:
@@ -149,7 +174,17 @@ def remind(svc: Services, event: Event) -> dict[str, Any]:
 
 
 def _expire(svc: Services, stored: StoredReferral, step: str) -> bool:
+    from chalicelib.actions.amend import restorable, restore
+    from chalicelib.actions.commands import AlreadyDone
+
     referrals = svc.store.referrals
+    if restorable(stored) and step in (*pathway.SIGN_OFF_STEPS, "information"):
+        # An amendment of an approved PHB not signed off in time: the PHB goes on as it was
+        # (someone acting meanwhile is AlreadyDone: the wait, entered again, finds what).
+        with contextlib.suppress(AlreadyDone):
+            restore(svc, stored, SYSTEM, {"reason": "Nobody signed the change off in time."},
+                    step)
+        return False
     try:
         referrals.change(stored.reference, "expired", pathway.allowed_from("expired"),
                          actor=SYSTEM, what="expired", detail={"step": step},
@@ -225,6 +260,7 @@ def releases_due(svc: Services, event: Event) -> dict[str, Any]:
 
 TASKS: dict[str, Callable[[Services, Event], dict[str, Any]]] = {
     "record_intake": record_intake,
+    "after_amendment": after_amendment,
     "notify": notify,
     "await": await_step,
     "remind": remind,

@@ -119,6 +119,21 @@ WORDING: dict[str, Wording] = {
         "The PHB is closed",
         ("Thank you for completing the closure. The outcome has been recorded.",),
     ),
+    "agreement_copy": Wording(
+        "PHB {reference}: the agreement has been accepted",
+        "The direct payment agreement has been accepted",
+        ("The direct payment agreement for PHB {reference} has been accepted. Follow the link "
+         "to read it again or print a copy to keep. The link is yours alone.",),
+        "Read the accepted agreement for {reference}",
+    ),
+    "amendment_refused": Wording(
+        "PHB {reference}: the change was not approved",
+        "The change to the PHB was not approved",
+        ("The change to the items of PHB {reference} was not signed off, so the PHB goes on as "
+         "it was approved before.",
+         "Follow the link to read why. You can talk to the PHB team about it."),
+        "Read why for {reference}",
+    ),
     "release_due": Wording(
         "PHB {reference}: a monthly release is due",
         "A monthly payment is due",

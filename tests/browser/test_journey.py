@@ -123,7 +123,7 @@ def test_without_chromium_the_browser_tests_fail_saying_how_to_install_it(
 def test_an_advisor_signs_in_finds_the_referral_adds_a_note_and_reads_the_reports(
     local_stack: Any, browser: Browser
 ) -> None:
-    from tests.factories import make_referral
+    from tests.factories import make_referral, unique_person
 
     axe = AxeChecker(browser, javascript=True)
     context = browser.new_context(viewport=VIEWPORT)
@@ -131,7 +131,9 @@ def test_an_advisor_signs_in_finds_the_referral_adds_a_note_and_reads_the_report
     try:
         page = context.new_page()
         sent = page.request.post(f"{local_stack.url}/api/referrals",
-                                 data=json.dumps(make_referral()),
+                                 # A person of their own: the journeys' person has PHBs
+                                 # on this stack already, which would need a manager.
+                                 data=json.dumps(make_referral(person=unique_person())),
                                  headers={"Content-Type": "application/json"})
         assert sent.status == 201, sent.text()
         reference = json.loads(sent.text())["reference"]

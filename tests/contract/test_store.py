@@ -87,7 +87,9 @@ class TestReferrals:
             store.referrals.get("PHB-2222-2222")
 
     def test_one_referral_per_idempotency_key(self, store: Store) -> None:
+        assert store.referrals.replay_of("k") is None
         first = store.referrals.create(new(), "sam@nhs.net", idempotency_key="k")
+        assert store.referrals.replay_of("k") == first.reference
         again = store.referrals.create(new(), "sam@nhs.net", idempotency_key="k")
         assert (again.reference, again.replayed) == (first.reference, True)
         with pytest.raises(IdempotencyConflict) as clash:

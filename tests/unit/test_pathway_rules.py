@@ -34,7 +34,9 @@ class Referral:
     (Referral("awaiting_sign_off", "manager"), "information", "answered"),
     (Referral("approved"), "agreement", None),
     (Referral("agreement_accepted"), "agreement", "accepted"),
-    (Referral("funds_released"), "agreement", "accepted"),
+    # Accepted again after an amendment: the pathway resumes where the money was.
+    (Referral("funds_released"), "agreement", "released"),
+    (Referral("reviewed"), "agreement", "reviewed"),
     (Referral("agreement_accepted"), "release", None),
     (Referral("funds_released"), "release", "released"),
     (Referral("funds_released"), "review", None),

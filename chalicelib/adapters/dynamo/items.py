@@ -144,6 +144,7 @@ def referral_from_item(item: dict[str, Any]) -> StoredReferral:
         basis=_json(item, "basis", None),
         ledger=_json(item, "ledger", None),
         next_release_due=_optional(item, "next_release_due"),
+        revision=int(item["revision"]["N"]) if "revision" in item else 0,
     )
 
 

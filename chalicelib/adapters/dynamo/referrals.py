@@ -108,12 +108,20 @@ class DynamoReferrals(ReferralQueries):
             "referrer_email": s(new.referrer_email),
         }
 
-    def _idempotent_result(self, key_hash: str, body_hash: str) -> Created | None:
-        item = self.client.get_item(
+    def replay_of(self, idempotency_key: str) -> str | None:
+        item = self._idempotency_item(sha256(idempotency_key))
+        return item["reference"]["S"] if item else None
+
+    def _idempotency_item(self, key_hash: str) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = self.client.get_item(
             TableName=self.table,
             Key={"pk": s(f"IDEMPOTENCY#{key_hash}"), "sk": s("IDEMPOTENCY")},
             ConsistentRead=True,
         ).get("Item")
+        return item
+
+    def _idempotent_result(self, key_hash: str, body_hash: str) -> Created | None:
+        item = self._idempotency_item(key_hash)
         if not item:
             return None
         reference = item["reference"]["S"]
