@@ -109,14 +109,23 @@ IDLE = {
 }
 
 
-def scheduled_per_month(memory_mb: int, seconds: float = 1.0, runs: int = 31) -> float:
-    """What the daily retention run costs in a month with nobody using the service, at most:
-    `runs` invocations of `seconds` each at `memory_mb`, and a query per final status."""
+def scheduled_per_month(memory_mb: int, seconds: float = 1.0, runs: int = 31,
+                        queries: int = 4) -> float:
+    """What a daily run costs in a month with nobody using the service, at most: `runs`
+    invocations of `seconds` each at `memory_mb`, and `queries` index queries each (the
+    retention run queries once per final status; the monthly releases due, once)."""
     p = prices()
     compute = runs * (p["lambda"]["requests_per_million"] / 1e6
                       + seconds * memory_mb / 1024 * p["lambda"]["gb_second_x86"])
-    reads = runs * 4 * 0.5 * p["dynamodb"]["read_request_units_per_million"] / 1e6
+    reads = runs * queries * 0.5 * p["dynamodb"]["read_request_units_per_million"] / 1e6
     return float(compute + reads)
+
+
+def daily_runs_per_month() -> float:
+    """Both daily runs when idle: retention, and the monthly releases due."""
+    memory = memory_mb()
+    return (scheduled_per_month(memory.get("retention", 128))
+            + scheduled_per_month(memory.get("pathway", 128), queries=1))
 ALWAYS_ON_MARKERS = ("ProvisionedConcurrencyConfig", "CacheClusterEnabled\": true",
                      "ProvisionedThroughput", "\"NatGateway", "AWS::EC2::", "AWS::RDS::",
                      "AWS::ElastiCache::", "AWS::KMS::Key")

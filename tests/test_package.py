@@ -194,7 +194,8 @@ def test_functions_get_their_settings_from_the_template(template: dict[str, Any]
                 "PHB_REFERRER_SIGNOFF_BELOW_PENCE", "PHB_MANAGER_SIGNOFF_UP_TO_PENCE",
                 "PHB_HELP_EMAIL", "PHB_HELP_PHONE", "PHB_PANEL_EMAILS", "PHB_ADVISOR_EMAILS",
                 "PHB_REMINDER_AFTER_SECONDS", "PHB_REMINDERS_BEFORE_ESCALATION",
-                "PHB_LINK_VALID_DAYS", "PHB_REVIEW_AFTER_SECONDS", "PHB_REQOL_RELIABLE_CHANGE"}
+                "PHB_LINK_VALID_DAYS", "PHB_REVIEW_AFTER_SECONDS", "PHB_REQOL_RELIABLE_CHANGE",
+                "PHB_PERSON_WINDOW_DAYS"}
     # Every variable is a real setting (a typo would be silently ignored).
     from dataclasses import fields
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from chalicelib.domain import codes, ledger
-from chalicelib.domain.money import format_pence, item_total_pence
+from chalicelib.domain.money import CostedItem, format_pence, item_total_pence
 
 # While being signed off, and after approval until the money has all been released.
 AMENDABLE = ("awaiting_sign_off", "awaiting_information", "approved", "agreement_accepted",
@@ -29,26 +29,11 @@ ACCEPTED = ("agreement_accepted", "funds_released", "reviewed")
 SIGN_OFF, ACCEPT, RECORDED = "sign_off", "agreement", "recorded"
 
 
-class Priced(Protocol):
-    """What a change compares of an item (the contract's `Item`)."""
-
-    @property
-    def description(self) -> str: ...
-
-    @property
-    def category(self) -> str: ...
+class Priced(CostedItem, Protocol):
+    """What a change compares of an item (the contract's `Item`): its cost, and who sells it."""
 
     @property
     def supplier(self) -> str: ...
-
-    @property
-    def cost_pence(self) -> int: ...
-
-    @property
-    def recurrence(self) -> str: ...
-
-    @property
-    def months(self) -> int | None: ...
 
 
 def can_amend(status: str, money: ledger.Ledger | None) -> bool:

@@ -114,17 +114,26 @@ def test_every_role_typed_with_capitals_acts_at_every_step_and_after_a_resend(
     assert status(reference) == "closed"
 
 
-def test_an_amendment_after_a_release_is_signed_off_again_and_accepted_again(
-        api: Any, client: Any) -> None:
-    referral = make_referral(items=[{**GYM, "cost_pence": 20000}])
+def part_released(api: Any, client: Any, pence: int, manager: str | None = None) -> str:
+    """A gym membership of `pence` signed off (by the referrer, or `manager`), its agreement
+    accepted (through the referrer: the person has no email) and £100 of it released."""
+    referral = make_referral(items=[{**GYM, "cost_pence": pence}])
     referral["referrer"]["email"] = REFERRER
-    reference = api(referral).json_body["reference"]
-    act(client, REFERRER, "sign off", "sign-off", APPROVE)
+    if manager:
+        referral["approving_manager"] = {"name": "Priya Shah", "email": manager}
+    reference = str(api(referral).json_body["reference"])
+    act(client, manager or REFERRER, "sign off", "sign-off", APPROVE)
     act(client, REFERRER, "agreement to share", "agreement", ACCEPT)
     act(client, ADVISORS, "release the money", "release", {
         "management": "direct_payment", "amount": "100.00", "how": "prepaid_card",
         "reference": "CARD-1", "released": "yes"})
     wait_for_status(reference, "funds_released")
+    return reference
+
+
+def test_an_amendment_after_a_release_is_signed_off_again_and_accepted_again(
+        api: Any, client: Any) -> None:
+    reference = part_released(api, client, 20000)
 
     # The gym's price rises: the referrer changes it through their acknowledgement's link.
     amend = link_path(wait_for_email(REFERRER, "received"), "amend")
@@ -156,16 +165,7 @@ def test_an_amendment_after_a_release_is_signed_off_again_and_accepted_again(
 
 
 def test_a_refused_amendment_leaves_the_phb_going_on_as_approved(api: Any, client: Any) -> None:
-    referral = make_referral(items=[{**GYM, "cost_pence": 30000}])
-    referral["referrer"]["email"] = REFERRER
-    referral["approving_manager"] = {"name": "Priya Shah", "email": MANAGER}
-    reference = api(referral).json_body["reference"]
-    act(client, MANAGER, "sign off", "sign-off", APPROVE)
-    act(client, REFERRER, "agreement to share", "agreement", ACCEPT)
-    act(client, ADVISORS, "release the money", "release", {
-        "management": "direct_payment", "amount": "100.00", "how": "prepaid_card",
-        "reference": "CARD-1", "released": "yes"})
-    wait_for_status(reference, "funds_released")
+    reference = part_released(api, client, 30000, manager=MANAGER)
 
     session = advisor_session(client)
     form = client.http.get(f"/staff/referrals/{reference}/amend",

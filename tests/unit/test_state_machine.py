@@ -115,3 +115,35 @@ def test_every_ask_reminds_and_routes_the_same_way() -> None:
     retries = {json.dumps(s["Retry"]) for _, s, _ in states(machine)
                if s["Type"] == "Task" and s is not machine["States"]["NeedsAttention"]}
     assert len(retries) == 1
+
+
+def test_every_wait_ends_in_an_amendment_that_the_pathway_takes_up() -> None:
+    """An amendment can end any wait after intake: each route sends "amended" on (from the
+    sign-off map, by its own error), every wait carries the revision it follows, and taking it
+    up leads back to sign-off or the agreement."""
+    machine = definition()
+    top = machine["States"]
+    sign_off = top["SignOff"]
+    inner = sign_off["ItemProcessor"]["States"]
+    for name in ("Decision", "Information"):
+        amended = [c for c in inner[f"Route{name}"]["Choices"] if c["StringEquals"] == "amended"]
+        assert [c["Next"] for c in amended] == ["Amended"]
+    assert inner["Amended"]["Type"] == "Fail"
+    assert {"ErrorEquals": ["Amended"], "ResultPath": None,
+            "Next": "AfterAmendment"} in sign_off["Catch"]
+    assert sign_off["ItemSelector"]["revision.$"] == "$.intake.revision"
+    for route in ("RouteAgreement", "RouteRelease", "RouteReview", "RouteClosure",
+                  "AfterReviewDue", "AfterClosureDue"):
+        amended = [c for c in top[route]["Choices"] if c["StringEquals"] == "amended"]
+        assert [c["Next"] for c in amended] == ["AfterAmendment"], route
+    for name, state, inside_map in states(machine):
+        if state.get("Resource", "").endswith("waitForTaskToken"):
+            revision = state["Parameters"]["Payload"]["revision.$"]
+            assert revision == ("$.revision" if inside_map else "$.intake.revision"), name
+    assert top["AfterAmendment"]["Next"] == "RouteAmendment"
+    routes = {c["StringEquals"]: c["Next"] for c in top["RouteAmendment"]["Choices"]}
+    assert (routes["sign_off"], routes["agreement"]) == ("SignOff", "RequestAgreement")
+    # Accepted again, the agreement goes on to where the money was.
+    after = {c["StringEquals"]: c["Next"] for c in top["AfterAgreement"]["Choices"]}
+    assert after == {"accepted": "RequestRelease", "released": "ScheduleReview",
+                     "reviewed": "ScheduleClosure"}
