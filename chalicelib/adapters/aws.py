@@ -6,8 +6,14 @@ local moto server by `make run`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
+
+# Called with each client made here. Empty on AWS; the local stack (devstack/) adds the fault
+# switch and SES's mailbox simulator, which hook into the app's own clients only, never the
+# clients tests use to look at what the app did.
+CLIENT_HOOKS: list[Callable[[Any], None]] = []
 
 
 @cache
@@ -15,11 +21,14 @@ def client(service: str) -> Any:
     import boto3
     from botocore.config import Config
 
-    return boto3.client(
+    made = boto3.client(
         service,
         config=Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5,
                       read_timeout=10),
     )
+    for hook in CLIENT_HOOKS:
+        hook(made)
+    return made
 
 
 def reset() -> None:
