@@ -100,7 +100,7 @@ def _bare(ddb: Any, sfn: Any, table: str, machine: str, answers: str, total: int
         }},
     ])
     sfn.start_execution(stateMachineArn=machine, name=reference,
-                        input=json.dumps({"referral_id": reference}))
+                        input=json.dumps({"referral_id": reference, "attempt": 1}))
 
 
 @contextlib.contextmanager

@@ -33,6 +33,9 @@ BOUNDS: dict[str, tuple[int, int | None]] = {
     "link_valid_days": (1, 60),
     "reminder_after_seconds": (1, None),
     "reminders_before_escalation": (0, 10),
+    "reminders_before_handover": (1, 100),
+    "execution_max_days": (1, 360),
+    "reconcile_after_seconds": (60, None),
     "review_after_seconds": (0, None),
     "closure_at_most_seconds_after_review": (0, None),
     "reqol_reliable_change": (1, 40),
@@ -70,6 +73,14 @@ class Settings:
     # advisors after this many reminders, and expiry one period after that.
     reminder_after_seconds: int = 3 * 24 * 3600
     reminders_before_escalation: int = 2
+    # A step that cannot expire (the release, the review, closure) is reminded this many times
+    # at most, then handed to the advisors (needs attention, to be resumed); and an execution
+    # older than this many days is handed over too: no execution reaches Step Functions'
+    # limits (25,000 events in its history, a year's run).
+    reminders_before_handover: int = 10
+    execution_max_days: int = 330
+    # The reconciler treats a referral submitted this long ago with no execution as stuck.
+    reconcile_after_seconds: int = 300
     # The 6-week review comes this long after the money is released.
     review_after_seconds: int = 42 * 24 * 3600
     # Closure is asked for at the goal's target date; a stage may ask sooner (local: minutes).
@@ -96,6 +107,9 @@ class Settings:
             if value < least or (most is not None and value > most):
                 problems.append(f"{name} must be from {least}" + (f" to {most}" if most else
                                                                   " up"))
+        if self.reminders_before_handover <= self.reminders_before_escalation:
+            problems.append("reminders_before_handover must be more than "
+                            "reminders_before_escalation")
         if self.manager_signoff_up_to_pence < self.referrer_signoff_below_pence:
             problems.append("manager_signoff_up_to_pence must not be below "
                             "referrer_signoff_below_pence")

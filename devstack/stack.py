@@ -67,6 +67,7 @@ def create(handler: Any) -> Stack:
     from chalicelib.adapters.dynamo import table_definition
 
     moto_patches.apply_all()
+    install_client_hooks()
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     dynamodb.create_table(**table_definition(TABLE_NAME))
     dynamodb.update_time_to_live(
@@ -90,6 +91,16 @@ def create(handler: Any) -> Stack:
     os.environ["PHB_STATE_MACHINE_ARN"] = state_machine_arn
     forget_settings_and_clients()
     return Stack(TABLE_NAME, state_machine_arn, arns[PATHWAY_FUNCTION])
+
+
+def install_client_hooks() -> None:
+    """Hook the fault switch into every AWS client the app makes from now on (once)."""
+    from chalicelib.adapters import aws
+    from devstack import faults
+
+    if faults.attach not in aws.CLIENT_HOOKS:
+        aws.CLIENT_HOOKS.append(faults.attach)
+    faults.clear()
 
 
 def forget_settings_and_clients() -> None:

@@ -33,6 +33,7 @@ RETRY = [{
 MARK = {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "NeedsAttention"}
 TIMEOUTS = ["States.Timeout", "States.HeartbeatTimeout"]
 ENTERED = "$$.State.EnteredTime"  # each email's notice: sent once per entering of its state
+STARTED = "$$.Execution.StartTime"  # an execution near its maximum age is handed over
 REMINDS = ("Reminds whoever the step waits for; after the configured reminders escalates to "
            "the PHB advisors; then, where the step can expire, expires the referral.")
 
@@ -69,10 +70,12 @@ def task(name: str, next_state: str, comment: str = "", *, payload: dict[str, An
 
 def notify(kind: str, next_state: str, comment: str = "", marks: bool = True,
            step: str | None = None, revision: str | None = None) -> State:
-    """Send the email of `kind` (chalicelib/workflow/tasks.py `notify`), for `step` if given;
-    with `revision` (a path), only while the referral is still at that revision."""
+    """Send the email of `kind` (chalicelib/workflow/tasks.py `notify`), for `step` if given
+    (a name, or a path such as `$.step`); with `revision` (a path), only while the referral is
+    still at that revision."""
+    step_of = {} if not step else {"step.$": step} if step.startswith("$") else {"step": step}
     return task("notify", next_state, comment, marks=marks,
-                payload={"kind": kind, "notice.$": ENTERED, **({"step": step} if step else {}),
+                payload={"kind": kind, "notice.$": ENTERED, **step_of,
                          **({"revision.$": revision} if revision else {})})
 
 
@@ -96,20 +99,30 @@ def ask(name: str, kind: str, step: str | None, *, wait_seconds: str, answer: st
     request, wait = comments
     step_of = {"step.$": "$.step"} if step is None else {"step": step}
     step_of["revision.$"] = revision
+    # Outside the sign-off map (whose steps expire) a wait that cannot expire is handed to
+    # the advisors after the last reminder, or when the execution nears its maximum age.
+    hands_over = marks
+    choices = [{"Variable": "$.reminder.expired", "BooleanEquals": True, "Next": expired}]
+    if hands_over:
+        choices.append({"Variable": "$.reminder.handover", "BooleanEquals": True,
+                        "Next": "HandOver"})
     return {
-        f"Request{name}": notify(kind, f"Await{name}", request, marks, step, revision),
+        f"Request{name}": notify(kind, f"Await{name}", request, marks, step or "$.step",
+                                 revision),
         f"Await{name}": task("await", f"Route{name}", wait, payload=step_of, marks=marks,
                              wait_seconds=wait_seconds, result=answer,
                              catch=[{"ErrorEquals": TIMEOUTS, "ResultPath": None,
                                      "Next": f"Remind{name}"}]),
         f"Remind{name}": task("remind", f"After{name}Reminder", REMINDS, marks=marks,
-                              payload={**step_of, "notice.$": ENTERED}, result="$.reminder",
-                              selector={"expired.$": "$.Payload.expired"}),
-        f"After{name}Reminder": {
-            "Type": "Choice",
-            "Choices": [{"Variable": "$.reminder.expired", "BooleanEquals": True,
-                         "Next": expired}],
-            "Default": f"Await{name}"},
+                              payload={**step_of, "notice.$": ENTERED,
+                                       **({"started.$": STARTED} if hands_over else {})},
+                              result="$.reminder",
+                              selector={"expired.$": "$.Payload.expired",
+                                        **({"handover.$": "$.Payload.handover",
+                                            "code.$": "$.Payload.code",
+                                            "step.$": "$.Payload.step"} if hands_over else {})}),
+        f"After{name}Reminder": {"Type": "Choice", "Choices": choices,
+                                 "Default": f"Await{name}"},
         f"Route{name}": route(f"{answer}.outcome", outcomes, unexpected),
     }
 
@@ -135,10 +148,20 @@ def wait_until(name: str, step: str, comments: tuple[str, str, str]) -> dict[str
     rather than a Wait state, so that a withdrawal meanwhile ends the execution at once."""
     schedule, wait, ended = comments
     return {
-        f"Schedule{name}": task("schedule", f"WaitFor{name}", schedule, payload={"step": step},
+        f"Schedule{name}": task("schedule", f"After{name}Scheduled", schedule,
+                                payload={"step": step, "started.$": STARTED},
                                 selector={"at.$": "$.Payload.at",
-                                          "seconds.$": "$.Payload.seconds"},
+                                          "seconds.$": "$.Payload.seconds",
+                                          "handover.$": "$.Payload.handover",
+                                          "step.$": "$.Payload.step"},
                                 result="$.schedule"),
+        f"After{name}Scheduled": {
+            "Type": "Choice",
+            "Comment": "A wait that would end past the execution's maximum age is handed to "
+                       "the advisors, who resume the referral as a new execution.",
+            "Choices": [{"Variable": "$.schedule.handover", "BooleanEquals": True,
+                         "Next": "HandOverSchedule"}],
+            "Default": f"WaitFor{name}"},
         f"WaitFor{name}": task("await", f"After{name}Due", wait,
                                payload={"step": f"{step}_due",
                                         "revision.$": "$.intake.revision"},
@@ -216,6 +239,29 @@ def sign_off() -> State:
 def definition() -> dict[str, Any]:
     """The whole state machine, in the order a referral passes through it."""
     states: dict[str, State] = {
+        "Begin": {
+            "Type": "Choice",
+            "Comment": "A resumed execution (an advisor resumed the referral: its attempt is "
+                       "2 or more) starts where the referral is; the first at intake.",
+            "Choices": [{"Variable": "$.attempt", "NumericGreaterThan": 1, "Next": "Resume"}],
+            "Default": "RecordIntake"},
+        "Resume": task(
+            "resume", "RouteResume", "Reads where the referral is and who signs it off.",
+            result="$.intake", selector={**INTAKE, "next.$": "$.Payload.next"}),
+        "RouteResume": {
+            "Comment": "Goes on at the step the referral's status waits on: what was done "
+                       "before (sign-offs given, the agreement accepted) stays done.",
+            **route("$.intake.next", {
+                "intake": "RecordIntake", "sign_off": "SendAcknowledgement",
+                "agreement": "RequestAgreement", "agreement_copy": "ResumeAccepted",
+                "review_schedule": "ScheduleReview", "closure_schedule": "ScheduleClosure",
+                "closed": "NotifyClosed", "rejected": "NotifyRejected",
+                "withdrawn": "NotifyWithdrawn", "expired": "NotifyExpired"},
+                "UnexpectedStatus")},
+        "ResumeAccepted": {
+            "Type": "Pass", "Comment": "The agreement was accepted: its copy, then the release.",
+            "Result": {"outcome": "accepted"}, "ResultPath": "$.outcome",
+            "Next": "SendAgreementCopy"},
         "RecordIntake": task(
             "record_intake", "SendAcknowledgement",
             "Computes who signs off (by amount, the smartphone and data pathway, and exclusion "
@@ -279,8 +325,8 @@ def definition() -> dict[str, Any]:
                                       "expired": "NotifyExpired"}, "UnexpectedStatus")},
         "UnexpectedStatus": {
             "Type": "Pass",
-            "Comment": "After an amendment the referral is where no wait goes on from: marked "
-                       "for an advisor.",
+            "Comment": "After an amendment or a resume the referral is where no wait goes on "
+                       "from: marked for an advisor.",
             "Parameters": {"Error": "UnexpectedStatus",
                            "Cause": "An amendment left the referral where the pathway cannot "
                                     "go on from."},
@@ -299,6 +345,17 @@ def definition() -> dict[str, Any]:
                        "advisor with that outcome as the error.",
             "Parameters": {"Error": "UnexpectedOutcome",
                            "Cause.$": "States.JsonToString($.outcome)"},
+            "ResultPath": "$.error", "Next": "NeedsAttention"},
+        "HandOver": {
+            "Type": "Pass", "Comment": "The last reminder went unanswered, or the execution "
+                                       "nears its maximum age: handed to the advisors.",
+            "Parameters": {"Error.$": "$.reminder.code",
+                           "Cause.$": "States.JsonToString($.reminder)"},
+            "ResultPath": "$.error", "Next": "NeedsAttention"},
+        "HandOverSchedule": {
+            "Type": "Pass", "Comment": "The wait would end past the execution's maximum age.",
+            "Parameters": {"Error": "ExecutionTooOld",
+                           "Cause.$": "States.JsonToString($.schedule)"},
             "ResultPath": "$.error", "Next": "NeedsAttention"},
         "NeedsAttention": {
             **task("mark_needs_attention", "Failed", "Marks the referral as needing a PHB "
@@ -321,12 +378,13 @@ def definition() -> dict[str, Any]:
     }
     return {
         "Comment": "PHB Pathway: one Standard execution per referral, named by its reference, "
-                   "input {\"referral_id\": \"PHB-XXXX-XXXX\"}. Tasks read and write the "
+                   "input {\"referral_id\": \"PHB-XXXX-XXXX\", \"attempt\": 1} (a resumed "
+                   "one is named and numbered by its attempt). Tasks read and write the "
                    "referral in DynamoDB by id; no personal data passes through the execution. "
                    "People act through one-time links (chalicelib/actions/links.py), whose "
                    "handlers complete the waiting task. Built by infra/pathway.py: edit that, "
                    "not this file.",
-        "StartAt": "RecordIntake",
+        "StartAt": "Begin",
         "States": states,
     }
 

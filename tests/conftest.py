@@ -56,9 +56,10 @@ class SessionStack:
         import boto3
 
         from chalicelib.adapters.dynamo import table_definition
-        from devstack import outbox, stack
+        from devstack import faults, outbox, stack
 
         created = self.ensure()
+        faults.clear()
         dynamodb = boto3.client("dynamodb", region_name=stack.REGION)
         self.stop_executions_of_referrals_in(dynamodb, created)
         dynamodb.delete_table(TableName=created.table_name)
@@ -158,7 +159,8 @@ def memory() -> Iterator[Any]:
     """The app's use cases on the in-memory store, mailer and workflow (no AWS at all); the
     same adapters serve every request of the test, whatever the settings."""
     from chalicelib import bootstrap
-    from chalicelib.adapters.memory import MemoryMailer, MemoryStore, MemoryWorkflow
+    from chalicelib.adapters.memory import MemoryMailer, MemoryStore
+    from chalicelib.adapters.memory_workflow import MemoryWorkflow
     from chalicelib.config import get_settings
 
     store, mailer, workflow = MemoryStore(), MemoryMailer(), MemoryWorkflow()

@@ -8,6 +8,7 @@ step. AlreadyDone when someone else acted first: nothing is changed.
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -20,18 +21,36 @@ from chalicelib.domain.records import Link, StoredReferral
 if TYPE_CHECKING:
     from chalicelib.bootstrap import Services
 
+log = logging.getLogger(__name__)
+
 
 class AlreadyDone(Exception):
     """Someone else acted on this step first (or it is no longer waiting)."""
 
 
 def _finish(svc: Services, reference: str, step: str) -> None:
-    """Complete the state machine's wait for `step`, if it is waiting."""
+    """Complete the state machine's wait for `step`, if it is waiting. If no execution is
+    running to go on (it was stopped, or it failed), what the person did stands and the
+    referral is handed to the advisors to resume: it never silently goes nowhere."""
+    from chalicelib.workflow import recovery
+
     referrals = svc.store.referrals
     token = referrals.task_token(reference, step)
-    outcome = pathway.outcome_if_done(referrals.get(reference), step)
-    if token and outcome:
-        svc.workflow.complete(token, outcome)
+    stored = referrals.get(reference)
+    outcome = pathway.outcome_if_done(stored, step)
+    if token and outcome and not svc.workflow.complete(token, outcome):
+        attempt = recovery.attempt_of(stored)
+        if svc.workflow.status(reference, attempt) not in ("RUNNING", None):
+            recovery.mark(svc, reference, "NotRunning",
+                          f"{STEP_DONE.get(step, 'A step was done')}, but the pathway was not "
+                          "running to go on from it.")
+
+
+STEP_DONE = {"referrer": "The referrer signed off", "manager": "The approving manager signed off",
+             "panel": "The PHB Oversight Panel signed off", "advisor": "A PHB advisor decided",
+             "information": "The referrer answered the question",
+             "agreement": "The agreement was accepted", "release": "The money was released",
+             "review": "The 6-week review was recorded", "closure": "The PHB was closed"}
 
 
 def _change(svc: Services, stored: StoredReferral, to: str, actor: str, what: str,
@@ -244,7 +263,21 @@ def withdraw(svc: Services, stored: StoredReferral, actor: str, reason: str,
     _change(svc, stored, "withdrawn", actor, "withdrawn", {"reason": reason},
             {"next_release_due": None}, using=using)
     referrals = svc.store.referrals
-    tell_referrer(svc, "withdrawn", referrals.get(stored.reference),
-                  load_stored(stored.answers))
-    for token in referrals.task_tokens(stored.reference).values():
-        svc.workflow.complete(token, "withdrawn")
+    try:
+        tell_referrer(svc, "withdrawn", referrals.get(stored.reference),
+                      load_stored(stored.answers))
+    except Exception as exc:
+        # The withdrawal stands: the execution's NotifyWithdrawn sends the email (and, if it
+        # still cannot, hands the referral to the advisors).
+        from chalicelib.workflow.recovery import code_of
+
+        log.warning("the withdrawal email of %s failed: %s", stored.reference, code_of(exc))
+    ended = [svc.workflow.complete(token, "withdrawn")
+             for token in referrals.task_tokens(stored.reference).values()]
+    if not any(ended) and stored.status == "needs_attention":
+        # No execution waits to tell the referrer: a resumed one does (from "withdrawn").
+        from chalicelib.workflow import recovery
+
+        if not any(e.kind == "withdrawn" for e in referrals.emails_sent(stored.reference)):
+            recovery.mark(svc, stored.reference, "NotRunning", "The referral was withdrawn "
+                          "while the pathway was stopped: resume it to tell the referrer.")

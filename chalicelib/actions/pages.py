@@ -86,7 +86,17 @@ def _open(svc: Services, action: str, link_id: str) -> Opened:
                           + ". Contact the PHB team if something needs to change.")
     if action in pathway.STANDING_LINKS:
         return Opened(link, stored, referral)
-    if find_address(link.recipient, recipients(link.step, referral, svc.settings)) is None:
+    if stored.status == "needs_attention":
+        raise LinkProblem(409, "This referral is paused",
+                          "The PHB team is sorting out a problem with it. You will get a new "
+                          "email when it is your turn again: there is nothing to do now.")
+    replaced = (stored.recorded.get("links_from") or {}).get(link.step, "")
+    if link.created_at < replaced:
+        raise LinkProblem(410, "This link has been replaced",
+                          "The request was sent again, to a corrected address, with a new "
+                          "link. Use the link in the newest email.")
+    if find_address(link.recipient, recipients(link.step, referral, svc.settings,
+                                               stored.recorded.get("corrected"))) is None:
         raise LinkProblem(403, "This link is not for you",
                           "It was sent to someone who is no longer asked to act on this step. "
                           "Contact the PHB team.")

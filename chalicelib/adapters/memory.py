@@ -1,5 +1,5 @@
-"""In-memory stand-ins for the store, the mailer and the workflow engine, for tests of the use
-cases without AWS. They keep the same promises as the real adapters (conditional changes, links
+"""In-memory stand-ins for the store and the mailer (the workflow engine's is in
+memory_workflow.py), for tests of the use cases without AWS. They keep the same promises as the real adapters (conditional changes, links
 used once, pages newest first, idempotent submission): `tests/contract/` runs one set of tests
 against these and against DynamoDB alike."""
 
@@ -23,7 +23,6 @@ from chalicelib.domain.errors import (
     TransitionRefused,
 )
 from chalicelib.domain.identifiers import new_reference, parse_reference, sha256
-from chalicelib.domain.pathway import FINAL
 from chalicelib.domain.policy import DRAFT_SECONDS
 from chalicelib.domain.records import (
     Created,
@@ -40,7 +39,7 @@ from chalicelib.domain.records import (
 
 # What a change's `fields` may set on a referral (the rest of a record is the store's own).
 _CHANGEABLE = {"tier", "flags", "approvers", "step", "progress", "approved_at", "basis", "ledger",
-               "next_release_due", "answers", "total_pence", "revision"}
+               "next_release_due", "answers", "total_pence", "revision", "referrer_email"}
 
 
 @dataclass
@@ -232,10 +231,12 @@ class MemoryReferrals:
             self._held.values(), key=lambda h: (h.stored.created_at, h.stored.reference))
             if h.person == person]
 
-    def ended_before(self, before: str) -> list[str]:
+    def in_statuses(self, statuses: tuple[str, ...]) -> list[WorklistRow]:
+        return [_row(h.stored) for h in self._held.values() if h.stored.status in statuses]
+
+    def inactive_before(self, before: str) -> list[str]:
         return [h.stored.reference for h in self._held.values()
-                if h.stored.status in FINAL and h.stored.updated_at < before
-                and h.stored.referrer_email]
+                if h.stored.updated_at < before and h.stored.referrer_email]
 
     def remove_personal_data(self, seen: StoredReferral, facts: dict[str, Any], actor: str,
                              removed: str) -> bool:
@@ -370,24 +371,3 @@ class MemoryMailer:
     def send(self, email: Email) -> str:
         self.sent.append(email)
         return f"memory-{len(self.sent)}"
-
-
-class MemoryWorkflow:
-    """Records the executions started and the waits completed; runs nothing (tests of the use
-    cases call the state machine's tasks themselves)."""
-
-    def __init__(self) -> None:
-        self.started: list[str] = []
-        self.completed: list[tuple[str, str]] = []
-
-    def start(self, reference: str) -> bool:
-        if reference in self.started:
-            return False
-        self.started.append(reference)
-        return True
-
-    def complete(self, token: str, outcome: str) -> bool:
-        if any(done == token for done, _ in self.completed):
-            return False  # that wait has ended
-        self.completed.append((token, outcome))
-        return True

@@ -37,6 +37,12 @@ def parse_iso(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
+def date_time(stamp: str) -> str:
+    """`2026-12-01T07:42:00.079957+00:00` -> `1 Dec 2026, 07:42` (UTC, as stored)."""
+    moment = parse_iso(stamp)
+    return f"{moment.day} {moment:%b %Y, %H:%M}"
+
+
 def long_date(value: date | str) -> str:
     """`2026-12-01` -> `1 December 2026`: a date as people read it."""
     day = date.fromisoformat(value[:10]) if isinstance(value, str) else value

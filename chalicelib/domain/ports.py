@@ -21,6 +21,7 @@ from chalicelib.domain.records import (
     StoredReferral,
     View,
     WorklistPage,
+    WorklistRow,
 )
 
 
@@ -115,9 +116,14 @@ class Referrals(Protocol):
 
     def references_for_person(self, nhs_number: str) -> list[str]: ...
 
-    def ended_before(self, before: str) -> list[str]:
-        """References in a final status, last changed before `before`, still holding personal
-        data (the retention job's candidates)."""
+    def in_statuses(self, statuses: tuple[str, ...]) -> list[WorklistRow]:
+        """Every referral in these statuses (the reconciler's open referrals): one query of
+        the status index per status, never a scan."""
+        ...
+
+    def inactive_before(self, before: str) -> list[str]:
+        """References last changed before `before`, whatever their status (ended, open or
+        needing attention), still holding personal data: the retention job's candidates."""
         ...
 
     def remove_personal_data(self, seen: StoredReferral, facts: dict[str, Any], actor: str,
@@ -182,9 +188,23 @@ class Mailer(Protocol):
 
 
 class Workflow(Protocol):
-    def start(self, reference: str) -> bool:
-        """Start the referral's execution, named by its reference. Starting twice is harmless:
-        a running execution of that name is the one started; False if one has finished."""
+    def start(self, reference: str, attempt: int = 1) -> bool:
+        """Start the referral's execution, named by its reference (and, resumed, its attempt
+        number: it then starts where the referral is). Starting twice is harmless: a running
+        execution of that name is the one started; False if one has finished."""
+        ...
+
+    def status(self, reference: str, attempt: int = 1) -> str | None:
+        """How that execution stands (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED), or
+        None if it was never started."""
+        ...
+
+    def running(self) -> set[str]:
+        """The names of every execution running now."""
+        ...
+
+    def stop(self, reference: str, attempt: int = 1) -> None:
+        """Stop that execution if it is running (a resumed attempt replaces it)."""
         ...
 
     def complete(self, token: str, outcome: str) -> bool:

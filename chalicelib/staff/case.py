@@ -34,7 +34,12 @@ DONE_MESSAGES = {
     "note": "Your note has been added to the history.",
     "resend": "The email has been sent again, with a new link.",
     "withdraw": "The referral has been withdrawn and the referrer told.",
-    "start": "The referral's pathway has been started.",
+    "resume": "The referral has been resumed: its pathway goes on from where it stopped.",
+    "correct": "The address has been corrected.",
+    "correct-resent": "The address has been corrected and the request sent to it, with a new "
+                      "link. The earlier links no longer work.",
+    "resend-failed": "The email could not be sent. The page says why: fix the cause, then "
+                     "send it again.",
     "settle": "The unspent money has been settled.",
     "amend-sign_off": "The change has been recorded. It needs signing off again, from the "
                       "start of the tier it now needs: the first approver has been emailed.",
@@ -70,21 +75,23 @@ def waiting_for(svc: Services, stored: StoredReferral) -> tuple[str | None, list
         step = "information"
     if step is None or stored.status in pathway.FINAL or not stored.answers:
         return None, []
-    return step, recipients(step, load_stored(stored.answers), svc.settings)
+    return step, recipients(step, load_stored(stored.answers), svc.settings,
+                            stored.recorded.get("corrected"))
 
 
-def available_actions(stored: StoredReferral, step: str | None,
-                      never_started: bool = False) -> list[str]:
+def available_actions(stored: StoredReferral, step: str | None) -> list[str]:
     """What an advisor can do to the referral now."""
     from chalicelib.actions.commands import ledger_of
     from chalicelib.domain import ledger
     from chalicelib.domain.amendment import can_amend
+    from chalicelib.workflow.recovery import attention_of
 
     money = ledger_of(stored) if stored.approved_at and stored.answers else None
     settle = ["settle"] if ledger.unspent_total(money, "to_recover") else []
+    resume = ["resume"] if attention_of(stored) and stored.answers else []
     if stored.status in pathway.FINAL:
-        return ["note", *settle]
-    actions = ["start"] if never_started else []
+        return [*resume, "note", *settle]
+    actions = [*resume, *(["correct"] if stored.answers else [])]
     if stored.answers and can_amend(stored.status, money):
         actions.append("amend")
     if stored.status == "awaiting_sign_off" and stored.step == "advisor":
@@ -103,9 +110,7 @@ def available_actions(stored: StoredReferral, step: str | None,
 
 
 def _actions_now(svc: Services, stored: StoredReferral, step: str | None) -> list[str]:
-    from chalicelib.intake.submission import never_started
-
-    return available_actions(stored, step, never_started(svc, stored))
+    return available_actions(stored, step)
 
 
 def case(svc: Services, request: Any, reference: str) -> Response:
@@ -125,6 +130,8 @@ def _case_page(svc: Services, session: StaffSession, stored: StoredReferral, sta
     from chalicelib.domain.referral import load_stored
     from chalicelib.intake.decision import related
     from chalicelib.intake.form import anchor
+    from chalicelib.staff.correct import addresses
+    from chalicelib.workflow.recovery import attention_of, resume_label
 
     referrals = svc.store.referrals
     referral = load_stored(stored.answers) if stored.answers else None
@@ -139,6 +146,9 @@ def _case_page(svc: Services, session: StaffSession, stored: StoredReferral, sta
         emails=referrals.emails_sent(stored.reference),
         step=step, step_label=codes.STEPS.get(step or "", ""), waits_for=waits_for,
         actions=_actions_now(svc, stored, step), status_labels=codes.STATUSES,
+        attention=attention_of(stored), resume_from=resume_label(svc, stored),
+        addresses=[(value, f"{who}: {address}") for value, who, address in
+                   addresses(svc, stored, referral)] if referral else [],
         message=message, problem=problem, now=now_iso(), anchor=anchor,
         **form_context(errors, values))
 
@@ -161,6 +171,8 @@ def act(svc: Services, request: Any, reference: str, action: str) -> Response:
         return _case_page(svc, session, stored, status=409,
                           problem="That cannot be done at this stage of the referral. The page "
                                   "shows what can be done now.")
+    if action == "correct":
+        return _correct(svc, session, stored)
     try:
         errors = perform(svc, action, session, stored, step)
     except Refused as refused:  # an amount past what the ledger allows
@@ -229,7 +241,7 @@ def perform(svc: Services, action: str, session: StaffSession, stored: StoredRef
     handlers: dict[str, Callable[[Services, StaffSession, StoredReferral, str | None],
                                  list[FieldError]]] = {
         "decide": _decide, "release": _release, "ask": _ask, "note": _note,
-        "resend": _resend, "start": _start, "withdraw": _withdraw, "settle": _settle,
+        "resend": _resend, "resume": _resume, "withdraw": _withdraw, "settle": _settle,
     }
     return handlers[action](svc, session, stored, step)
 
@@ -298,16 +310,40 @@ def _note(svc: Services, session: StaffSession, stored: StoredReferral,
 
 def _resend(svc: Services, session: StaffSession, stored: StoredReferral,
             step: str | None) -> list[FieldError]:
-    resend(svc, stored, step or "", session.email)
+    from chalicelib.staff.correct import resend_or_why
+
+    return resend_or_why(svc, stored, step or "", session.email)
+
+
+def _resume(svc: Services, session: StaffSession, stored: StoredReferral,
+            step: str | None) -> list[FieldError]:
+    from chalicelib.actions.commands import AlreadyDone
+    from chalicelib.workflow.recovery import resume
+
+    if not resume(svc, stored, session.email):
+        raise AlreadyDone()
     return []
 
 
-def _start(svc: Services, session: StaffSession, stored: StoredReferral,
-           step: str | None) -> list[FieldError]:
-    from chalicelib.intake.submission import restart
+def _correct(svc: Services, session: StaffSession, stored: StoredReferral) -> Response:
+    """Correct an address; then, if the step waiting now waits for it, its request again to
+    the corrected address (the earlier links stop working)."""
+    from chalicelib.domain.referral import load_stored
+    from chalicelib.staff.correct import correct, resend_or_why
 
-    restart(svc, stored, session.email)
-    return []
+    errors, _, step = correct(svc, stored, load_stored(stored.answers), session.email,
+                              session.form)
+    if errors:
+        return _case_page(svc, session, stored, status=422, errors=errors, values=session.form)
+    stored = svc.store.referrals.get(stored.reference)
+    if not step:
+        return redirect(f"/staff/referrals/{stored.reference}?done=correct")
+    errors = resend_or_why(svc, stored, step, session.email)
+    if errors:
+        return _case_page(svc, session, stored, status=502, errors=errors,
+                          problem="The address was corrected, but the request could not be "
+                                  "sent to it. " + errors[0].message)
+    return redirect(f"/staff/referrals/{stored.reference}?done=correct-resent")
 
 
 def _withdraw(svc: Services, session: StaffSession, stored: StoredReferral,
@@ -320,17 +356,6 @@ def _withdraw(svc: Services, session: StaffSession, stored: StoredReferral,
     if not errors:
         commands.withdraw(svc, stored, session.email, reason)
     return errors
-
-
-def resend(svc: Services, stored: StoredReferral, step: str, actor: str) -> list[str]:
-    """Send the waiting step's request again, with a new link; returns who was emailed."""
-    from chalicelib.domain.referral import load_stored
-    from chalicelib.workflow.notices import request
-
-    sent = request(svc, step, stored, load_stored(stored.answers), notice=f"resent {now_iso()}")
-    svc.store.referrals.add_event(stored.reference, "email_resent", actor,
-                                  {"step": step, "to": sent})
-    return sent
 
 
 def export(svc: Services, session: StaffSession, stored: StoredReferral) -> Response:

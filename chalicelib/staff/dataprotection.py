@@ -4,8 +4,9 @@ Export: everything held about one person (found by NHS number across all their r
 referral's answers, status, what each step recorded, its full history and the emails sent. The
 export itself is recorded in each referral's history.
 
-Retention (a scheduled function, daily): a referral that ended (closed, rejected, withdrawn or
-expired) longer ago than `PHB_RETENTION_DAYS` loses its personal data: the answers, the
+Retention (a scheduled function, daily): a referral last changed longer ago than
+`PHB_RETENTION_DAYS` loses its personal data, whatever its status (ended, or left open or
+needing attention): the answers, the
 referrer's address, what the steps recorded (names typed, questions, reasons), the flags'
 reasons, who did what in its history and the addresses its emails went to. What the reports
 count is kept in their place as anonymous facts (`chalicelib/domain/facts.py`), with its status
@@ -21,7 +22,6 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.domain import pathway
 from chalicelib.domain.dates import iso, now_iso
 from chalicelib.domain.records import StoredReferral
 
@@ -87,16 +87,17 @@ def run_retention(svc: Services, now: datetime | None = None) -> list[str]:
     """
     referrals = svc.store.referrals
     before = cutoff(svc.settings.retention_days, now)
-    return [reference for reference in referrals.ended_before(before)
+    return [reference for reference in referrals.inactive_before(before)
             if anonymise(svc, referrals.get(reference))]
 
 
 def anonymise(svc: Services, stored: StoredReferral) -> bool:
-    """Replace one ended referral's personal data by its anonymous facts; False if it changed
-    meanwhile (it is looked at again on the next run)."""
+    """Replace one referral's personal data by its anonymous facts; False if it changed
+    meanwhile (it is looked at again on the next run). Any status: a referral left open or
+    needing attention for the whole period keeps its data no longer than one that ended."""
     from chalicelib.domain.facts import facts_of
 
-    if stored.status not in pathway.FINAL or stored.anonymised_at:
+    if stored.anonymised_at:
         return False
     return svc.store.referrals.remove_personal_data(stored, facts_of(stored), RETENTION_ACTOR,
                                                     REMOVED)

@@ -1,4 +1,5 @@
-"""Routes that exist only in the local stage: the outbox of every email sent.
+"""Routes that exist only in the local stage: the outbox of every email sent, and the fault
+switch that makes the app's next AWS calls fail (devstack/faults.py).
 
 app.py registers this Blueprint only when PHB_STAGE is local or test, so it is never deployed.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 from chalice.app import Blueprint, Response
 
+from chalicelib.web.requests import body_of
 from chalicelib.web.responses import json_response, page
 
 local = Blueprint(__name__)
@@ -45,3 +47,33 @@ def outbox_email(message_id: str) -> Response:
             )
     return page("error.html", status=404, title="Email not found",
                 message="There is no email with that id in the outbox.")
+
+
+@local.route("/dev/faults", methods=["GET"])
+def faults_armed() -> Response:
+    from devstack import faults
+
+    return json_response([fault.as_dict() for fault in faults.armed()])
+
+
+@local.route("/dev/faults", methods=["POST"], content_types=["application/json"])
+def arm_fault() -> Response:
+    """Arm a fault: `{"operation": "SendRawEmail", "error": "MessageRejected", "times": 1}`,
+    optionally with `recipient` or `key`."""
+    import json
+
+    from devstack import faults
+
+    try:
+        fault = faults.arm(json.loads(body_of(local.current_request) or b"null"))
+    except ValueError as bad:  # BadFault, or a body that is not JSON
+        return json_response({"error": str(bad)}, status=422)
+    return json_response(fault.as_dict(), status=201)
+
+
+@local.route("/dev/faults", methods=["DELETE"])
+def clear_faults() -> Response:
+    from devstack import faults
+
+    faults.clear()
+    return Response(body="", status_code=204)

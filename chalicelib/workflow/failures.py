@@ -8,6 +8,10 @@ class UnknownTask(Exception):
     pass
 
 
+class StepFailed(Exception):
+    """A task failed for a reason of its own, not AWS's (its message says which task)."""
+
+
 class TransientError(Exception):
     """An AWS error worth retrying: the state machine retries `TransientError` with backoff."""
 

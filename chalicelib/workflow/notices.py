@@ -39,19 +39,29 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def recipients(step: str, referral: Referral, settings: Settings) -> list[str]:
-    """The addresses a step waits for (each gets a link of their own)."""
+def recipients(step: str, referral: Referral, settings: Settings,
+               fixed: dict[str, str] | None = None) -> list[str]:
+    """The addresses a step waits for (each gets a link of their own); `fixed` holds the
+    panel members' addresses an advisor corrected for this referral."""
+    if step == "panel":
+        return independent_of([corrected(a, fixed) for a in settings.panel_emails],
+                              referral.referrer.email)
     if step == "referrer" or step in ("information", "review", "closure"):
         return [referral.referrer.email]
     if step == "manager":
         return [referral.approving_manager.email] if referral.approving_manager else []
-    if step == "panel":
-        return independent_of(settings.panel_emails, referral.referrer.email)
     if step in ("advisor", "release"):
         return list(settings.advisor_emails)
     if step == "agreement":
         return [referral.person.email or referral.referrer.email]
     raise ValueError(step)
+
+
+def corrected(address: str, fixed: dict[str, str] | None) -> str:
+    """An address as an advisor corrected it for this referral (itself if not corrected)."""
+    from chalicelib.domain.identity import address_key
+
+    return (fixed or {}).get(address_key(address), address)
 
 
 def link_url(settings: Settings, action: str, link_id: str) -> str:
@@ -106,8 +116,9 @@ def request(svc: Services, step: str, stored: StoredReferral, referral: Referral
     kind = kind or REQUEST_KIND[step]
     if kind == "agreement_request" and not referral.person.email:
         kind = "agreement_request_via_referrer"
-    return send(svc, kind, stored, recipients(step, referral, svc.settings), notice, step=step,
-                link_action=ACTION_FOR_STEP[step])
+    return send(svc, kind, stored, recipients(step, referral, svc.settings,
+                                              stored.recorded.get("corrected")),
+                notice, step=step, link_action=ACTION_FOR_STEP[step])
 
 
 def acknowledge(svc: Services, stored: StoredReferral, referral: Referral) -> int:
@@ -166,13 +177,15 @@ def tell_referrer(svc: Services, kind: str, stored: StoredReferral,
                 link_days=svc.settings.link_valid_days * OUTCOME_LINK_LIFETIMES)
 
 
-def alert_advisors(svc: Services, reference: str) -> None:
-    """Tell the advisors a referral needs attention. If even that fails, record it: the
-    staff worklist shows the referral as needing attention all the same."""
+def alert_advisors(svc: Services, reference: str,
+                   reason: str = "A step failed after retrying.") -> None:
+    """Tell the advisors a referral needs attention, and why (in words with no personal data),
+    with a link to its case. If even that fails, record it: the staff worklist shows the
+    referral as needing attention all the same."""
     stored = svc.store.referrals.get(reference)
     try:
         send(svc, "needs_attention", stored, list(svc.settings.advisor_emails),
-             notice=stored.updated_at)
+             notice=stored.updated_at, page=staff_case(reference), reason=reason)
     except Exception as exc:
         log.exception("could not email the advisors about %s", reference)
         svc.store.referrals.add_event(reference, "advisor_alert_failed", "system",

@@ -7,7 +7,10 @@ Tasks are safe to retry: status changes are conditional and each email is record
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
 import math
+import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -17,7 +20,7 @@ from chalicelib.domain.dates import iso, long_date, parse_iso
 from chalicelib.domain.errors import TransitionRefused
 from chalicelib.domain.records import StoredReferral
 from chalicelib.workflow import notices
-from chalicelib.workflow.failures import UnknownTask, classify
+from chalicelib.workflow.failures import StepFailed, UnknownTask, classify
 
 if TYPE_CHECKING:
     from chalicelib.bootstrap import Services
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
 
 SYSTEM = "system"
 Event = dict[str, Any]
+log = logging.getLogger(__name__)
 
 
 def _load(svc: Services, event: Event) -> tuple[StoredReferral, Referral]:
@@ -78,6 +82,16 @@ _AFTER_AMENDMENT = {
                     "agreement"),
     "withdrawn": "withdrawn", "expired": "expired",
 }
+
+
+def resume(svc: Services, event: Event) -> dict[str, Any]:
+    """A resumed execution starts here: where the referral is (`next`: intake, sign-off, the
+    agreement, the release, the review, closure, or the email that ends it), with the
+    sign-off it follows."""
+    from chalicelib.workflow.recovery import RESUME_AT
+
+    stored = svc.store.referrals.get(event["referral_id"])
+    return {**_intake(svc, stored), "next": RESUME_AT.get(stored.status, "unexpected")}
 
 
 def after_amendment(svc: Services, event: Event) -> dict[str, Any]:
@@ -148,17 +162,23 @@ def remind(svc: Services, event: Event) -> dict[str, Any]:
     stored, referral = _load(svc, event)
     step, notice = event["step"], event.get("notice", "")
     if _stale(stored, event) or pathway.outcome_if_done(stored, step):
-        return {"expired": False}  # the wait, entered again, ends at once
+        return _reminded()  # the wait, entered again, ends at once
+    too_old = _too_old(settings, event.get("started"))
+    if too_old:
+        return _reminded(handover="ExecutionTooOld", step=step)
     count = referrals.count_reminder(stored.reference, step)
     limit = settings.reminders_before_escalation
     # An agreement to accept again once money has been paid never expires the PHB: the
     # advisors are told, and the person reminded, until they accept or it is withdrawn.
     expires = step in pathway.EXPIRING_STEPS and not (
         step == "agreement" and ledger.released_total(stored.ledger))
-    # A step that cannot expire (release, review, closure) is reminded every period until done,
-    # so the person always holds a working link and the execution never waits silently.
+    # A step that cannot expire (release, review, closure) is reminded every period, so the
+    # person always holds a working link; past the last reminder it is handed to the advisors,
+    # so that no execution grows towards Step Functions' limits (25,000 events, a year).
+    if not expires and count > settings.reminders_before_handover:
+        return _reminded(handover="RemindersRanOut", step=step, reminders=count - 1)
     if count <= limit + 1 or not expires:
-        reminded = notices.recipients(step, referral, settings)
+        reminded = notices.recipients(step, referral, settings, stored.recorded.get("corrected"))
         notices.request(svc, step, stored, referral, notice, kind="reminder")
         referrals.add_event(stored.reference, "reminder_sent", SYSTEM,
                             {"step": step, "count": count, "to": reminded})
@@ -169,8 +189,27 @@ def remind(svc: Services, event: Event) -> dict[str, Any]:
         referrals.add_event(stored.reference, "escalated", SYSTEM,
                             {"step": step, "to": list(settings.advisor_emails)})
     if count > limit + 1 and expires:
-        return {"expired": _expire(svc, stored, step)}
-    return {"expired": False}
+        return _reminded(expired=_expire(svc, stored, step))
+    return _reminded()
+
+
+def _reminded(expired: bool = False, handover: str = "", **about: Any) -> dict[str, Any]:
+    """What a reminder tells the execution: expired, handed over to the advisors (`code`
+    says why), or waiting again."""
+    return {"expired": expired, "handover": bool(handover), "code": handover or None, **about}
+
+
+def _too_old(settings: Any, started: str | None) -> bool:
+    """Whether an execution that started at `started` is near Step Functions' one-year limit
+    (the configured maximum age): it is handed over, to be resumed as a new one."""
+    if not started:
+        return False
+    return datetime.now(UTC) - _started(started) > timedelta(days=settings.execution_max_days)
+
+
+def _started(started: str) -> datetime:
+    """An execution's start time as Step Functions gives it (`...T12:00:00.123Z`)."""
+    return parse_iso(started.replace("Z", "+00:00"))
 
 
 def _expire(svc: Services, stored: StoredReferral, step: str) -> bool:
@@ -213,7 +252,12 @@ def schedule(svc: Services, event: Event) -> dict[str, Any]:
     at = max(at, now)
     # The waiting task's timeout: a whole number of seconds, at least 1.
     seconds = max(1, math.ceil((at - now).total_seconds()))
-    return {"at": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "seconds": seconds}
+    # A wait that would end past the execution's maximum age is handed over instead.
+    started = event.get("started")
+    handover = bool(started) and at - _started(str(started)) > timedelta(
+        days=settings.execution_max_days)
+    return {"at": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "seconds": seconds, "handover": handover,
+            "step": event["step"]}
 
 
 def _when(value: str | None) -> datetime | None:
@@ -224,15 +268,13 @@ def _when(value: str | None) -> datetime | None:
 
 
 def mark_needs_attention(svc: Services, event: Event) -> dict[str, Any]:
-    error = event.get("error") or {}
-    with contextlib.suppress(TransitionRefused):
-        svc.store.referrals.change(
-            event["referral_id"], "needs_attention", pathway.allowed_from("needs_attention"),
-            actor=SYSTEM, what="needs_attention",
-            detail={"error": str(error.get("Error", ""))[:200],
-                    "cause": str(error.get("Cause", ""))[:1000]},
-        )
-    notices.alert_advisors(svc, event["referral_id"])
+    """A step failed after its retries (or the pathway cannot go on): the referral is handed to
+    the advisors with the cause in plain words; the raw error stays in the execution's
+    history and the log."""
+    from chalicelib.workflow import recovery
+
+    code, reason = recovery.failure(event.get("error") or {})
+    recovery.mark(svc, event["referral_id"], code, reason)
     return {"status": "needs_attention"}
 
 
@@ -258,8 +300,23 @@ def releases_due(svc: Services, event: Event) -> dict[str, Any]:
     return {"reminded": reminded}
 
 
+def reconcile(svc: Services, event: Event) -> dict[str, Any]:
+    """Every 15 minutes: hand to the advisors each open referral with no running execution."""
+    from chalicelib.workflow import reconcile as reconciler
+
+    return reconciler.reconcile(svc)
+
+
+def execution_ended(svc: Services, event: Event) -> dict[str, Any]:
+    """An execution failed, timed out or was stopped (EventBridge): mark its referral."""
+    from chalicelib.workflow import reconcile as reconciler
+
+    return reconciler.execution_ended(svc, event)
+
+
 TASKS: dict[str, Callable[[Services, Event], dict[str, Any]]] = {
     "record_intake": record_intake,
+    "resume": resume,
     "after_amendment": after_amendment,
     "notify": notify,
     "await": await_step,
@@ -267,18 +324,32 @@ TASKS: dict[str, Callable[[Services, Event], dict[str, Any]]] = {
     "schedule": schedule,
     "mark_needs_attention": mark_needs_attention,
     "releases_due": releases_due,
+    "reconcile": reconcile,
+    "execution_ended": execution_ended,
 }
 
 
 def run(svc: Services, event: Event) -> dict[str, Any]:
-    """The entry point of the `pathway` Lambda function."""
-    task = TASKS.get(event.get("task", ""))
+    """The entry point of the `pathway` Lambda function.
+
+    A failure is raised named by its AWS error code (TransientError for one worth retrying),
+    with a message that says only which task, email and step failed: no personal data reaches
+    the execution's history, and recovery.failure turns it into words for the advisors."""
+    name = str(event.get("task", ""))
+    task = TASKS.get(name)
     if task is None:
-        raise UnknownTask(str(event.get("task")))
+        raise UnknownTask(name)
     try:
         return task(svc, event)
     except Exception as exc:
         named = classify(exc)
+        code = type(named).__name__ if named is not exc else "ServiceError"
+        about = {"task": name, "kind": event.get("kind"), "step": event.get("step"),
+                 "code": code, "referral_id": event.get("referral_id")}
+        # The raw error's text can hold an address (SES names the one it refused): the log
+        # gets its type and where it happened, not its text.
+        log.error("task %s failed: %s (%s)\n%s", name, code, type(exc).__name__,
+                  "".join(traceback.format_tb(exc.__traceback__)))
         if named is exc:
-            raise
-        raise named from exc
+            raise StepFailed(json.dumps(about)) from exc
+        raise type(named)(json.dumps(about)) from exc

@@ -144,8 +144,10 @@ WORDING: dict[str, Wording] = {
     "needs_attention": Wording(
         "PHB referral {reference} needs attention",
         "A PHB referral needs attention",
-        ("A step of referral {reference} failed after retrying. It has been marked as needing "
-         "attention; please check it.",),
+        ("Referral {reference} has stopped. {reason}",
+         "Once the cause is fixed, resume it from its case page in the staff console: it goes "
+         "on from where it stopped, and nothing already done is lost."),
+        "Open {reference} in the staff console",
     ),
 }
 

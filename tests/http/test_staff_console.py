@@ -310,27 +310,27 @@ def test_withdrawing_ends_the_referral_and_tells_the_referrer(staff: Staff, api:
     assert "cannot be done at this stage" in body(again)
 
 
-def test_an_advisor_starts_the_pathway_of_a_referral_whose_start_failed(
-        staff: Staff, api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    real_arn = get_settings().state_machine_arn
-    monkeypatch.setenv("PHB_STATE_MACHINE_ARN", real_arn.replace("pathway", "missing"))
-    get_settings.cache_clear()
+def test_an_advisor_resumes_a_referral_whose_pathway_could_not_start(
+        staff: Staff, api: Any) -> None:
+    from devstack import faults
+
+    faults.arm({"operation": "StartExecution", "error": "StateMachineDoesNotExist"})
     reference = api(make_referral()).json_body["reference"]
-    monkeypatch.setenv("PHB_STATE_MACHINE_ARN", real_arn)
-    get_settings.cache_clear()
-    assert "Start the pathway now" in body(staff.get(f"/staff/referrals/{reference}"))
-    assert staff.act(reference, "start").status_code == 303
+    page = body(staff.get(f"/staff/referrals/{reference}"))
+    assert "The pathway could not be started" in page
+    assert "Resume from intake: working out who signs off" in page
+    assert staff.act(reference, "resume").status_code == 303
     wait_for_acknowledgement(reference)
-    [started] = events(reference, "workflow_restarted")
-    assert started.who == STAFF
+    [resumed] = events(reference, "resumed")
+    assert (resumed.who, resumed.detail["attempt"]) == (STAFF, 2)
     wait_for_email(REFERRER, "sign off")
-    # Once it runs there is nothing to start.
-    assert "Start the pathway now" not in body(staff.get(f"/staff/referrals/{reference}"))
-    assert staff.act(reference, "start").status_code == 409
+    # Once it runs there is nothing to resume.
+    assert "Resume from" not in body(staff.get(f"/staff/referrals/{reference}"))
+    assert staff.act(reference, "resume").status_code == 409
 
 
 @pytest.mark.parametrize("action", ["decide", "release", "ask", "note", "resend", "withdraw",
-                                    "start", "export"])
+                                    "resume", "correct", "export"])
 @pytest.mark.parametrize("token", [None, "", "forged-token"])
 def test_every_case_action_without_the_sessions_csrf_token_is_refused(
         staff: Staff, api: Any, action: str, token: str | None) -> None:
@@ -404,7 +404,7 @@ def run_retention(client: Any) -> Any:
     return client.lambda_.invoke("retention", event).payload
 
 
-def test_retention_removes_personal_data_of_ended_referrals_and_keeps_the_figures(
+def test_retention_removes_personal_data_of_every_referral_inactive_for_the_period(
         staff: Staff, api: Any, client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     ended = submit(api, total_pence=30000, person={**make_referral()["person"],
                                                    "borough": "newham", "ethnicity": "M"})
@@ -418,7 +418,8 @@ def test_retention_removes_personal_data_of_ended_referrals_and_keeps_the_figure
     assert run_retention(client) == {"anonymised": 0}
     monkeypatch.setenv("PHB_RETENTION_DAYS", "0")
     get_settings.cache_clear()
-    assert run_retention(client) == {"anonymised": 1}
+    # Both: the one that ended, and the one left waiting for its approving manager.
+    assert run_retention(client) == {"anonymised": 2}
 
     items = aws.client("dynamodb").query(
         TableName=get_settings().table_name, KeyConditionExpression="pk = :pk",
@@ -436,7 +437,7 @@ def test_retention_removes_personal_data_of_ended_referrals_and_keeps_the_figure
         "newham", "M", 30000, "manager")
     removed = events(ended, "personal_data_removed")
     assert [e.who for e in removed] == ["retention job"]
-    assert store().references_for_person(NHS_NUMBER) == [still_open]
+    assert store().references_for_person(NHS_NUMBER) == []
 
     # The figures are still there for the reports, and the case page says what happened.
     from chalicelib.staff.reports import load_facts
@@ -446,6 +447,8 @@ def test_retention_removes_personal_data_of_ended_referrals_and_keeps_the_figure
     assert facts[ended]["borough"] == "newham"
     page = body(staff.get(f"/staff/referrals/{ended}"))
     assert "personal data of this referral was removed" in page
-    # The open referral is untouched, and a second run finds nothing more to do.
-    assert store().get(still_open).answers
+    # The open one keeps its status and its figures, not its data; a second run finds nothing
+    # more to do.
+    left = store().get(still_open)
+    assert (left.status, left.answers, left.facts is not None) == ("awaiting_sign_off", "", True)
     assert run_retention(client) == {"anonymised": 0}

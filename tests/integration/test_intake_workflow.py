@@ -15,10 +15,15 @@ from chalicelib.config import get_settings
 from chalicelib.domain.errors import TransitionRefused
 from chalicelib.domain.ports import Referrals
 from chalicelib.domain.records import Email, NewReferral
+from devstack import faults
 from devstack.outbox import sent_emails
 from tests.conftest import services, wait_for_acknowledgement, wait_for_execution
 from tests.factories import make_items, make_referral
 from tests.pathway_helpers import wait_for_email
+
+
+REFERRER = make_referral()["referrer"]["email"]
+ADVISORS = "phb-advisors@example.org"
 
 
 def store() -> Referrals:
@@ -70,7 +75,7 @@ def test_execution_is_named_by_the_reference_and_carries_no_personal_data(api: A
     execution = sfn.describe_execution(
         executionArn=execution_arn(get_settings().state_machine_arn, reference))
     assert execution["name"] == reference
-    assert json.loads(execution["input"]) == {"referral_id": reference}
+    assert json.loads(execution["input"]) == {"referral_id": reference, "attempt": 1}
     history = sfn.get_execution_history(executionArn=execution["executionArn"])["events"]
     everything = json.dumps(history, default=str)
     assert "TaskScheduled" in everything
@@ -96,78 +101,72 @@ def test_acknowledgement_tells_the_referrer_the_reference_and_next_steps_only(ap
         "submitted", "intake_recorded", "email_sent:acknowledgement"]
 
 
-def test_a_transient_email_failure_is_retried_and_sent_once(
-    api: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    real_send = SesMailer.send
-    calls = []
-
-    def flaky(mailer: SesMailer, email: Email) -> str:
-        calls.append(email.kind)
-        if len(calls) == 1:
-            from chalicelib.workflow.failures import TransientError
-
-            raise TransientError("SES throttled")
-        return real_send(mailer, email)
-
-    monkeypatch.setattr(SesMailer, "send", flaky)
+def test_a_transient_email_failure_is_retried_and_sent_once(api: Any) -> None:
+    # Throttled more often than botocore retries: the state machine retries the task.
+    throttled = faults.arm({"operation": "SendRawEmail", "error": "Throttling", "times": 6,
+                            "recipient": REFERRER})
     reference = submit(api, make_referral())
     wait_for_acknowledgement(reference)
-    assert calls[:2] == ["acknowledgement", "acknowledgement"]
+    assert faults.armed() == [] and throttled.times == 0
     assert len([e for e in sent_emails() if "received" in e.subject]) == 1
+    assert store().get(reference).status == "awaiting_sign_off"
 
 
 def test_a_permanent_email_failure_marks_the_referral_for_an_advisor(api: Any) -> None:
-    aws.client("ses").delete_identity(Identity=get_settings().sender_email)
+    faults.arm({"operation": "SendRawEmail", "error": "MessageRejected", "times": 1000,
+                "recipient": REFERRER})
     reference = submit(api, make_referral())
     execution = wait_for_execution(reference)
     assert execution["status"] == "FAILED"
     stored = store().get(reference)
     assert stored.status == "needs_attention"
     events = {e.what: e for e in store().history(reference)}
-    assert "MessageRejected" in events["needs_attention"].detail["error"]
-    # With SES refusing everything the advisors cannot be emailed either: that is recorded.
+    assert events["needs_attention"].detail == {
+        "code": "MessageRejected",
+        "reason": "The acknowledgement to the referrer could not be sent: the address was "
+                  "refused."}
+    alert = wait_for_email(ADVISORS, "needs attention")
+    assert "the address was refused" in alert.text and f"/staff/referrals/{reference}" \
+        in alert.text
+
+
+def test_when_even_the_advisors_cannot_be_emailed_it_is_recorded(api: Any) -> None:
+    aws.client("ses").delete_identity(Identity=get_settings().sender_email)
+    reference = submit(api, make_referral())
+    assert wait_for_execution(reference)["status"] == "FAILED"
+    events = {e.what: e for e in store().history(reference)}
+    assert events["needs_attention"].detail["code"] == "MessageRejected"
     assert "advisor_alert_failed" in events
 
 
-def test_referral_is_kept_when_the_workflow_cannot_start(
-    api: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("PHB_STATE_MACHINE_ARN",
-                       "arn:aws:states:eu-west-2:123456789012:stateMachine:missing")
-    get_settings.cache_clear()
+def test_referral_is_kept_when_the_workflow_cannot_start(api: Any) -> None:
+    faults.arm({"operation": "StartExecution", "error": "StateMachineDoesNotExist"})
     response = api(make_referral())
     assert response.status_code == 201
     assert response.json_body["status"] == "needs_attention"
     reference = response.json_body["reference"]
-    get_settings.cache_clear()
     assert store().get(reference).status == "needs_attention"
-    assert [e.what for e in store().history(reference)][1] == "workflow_start_failed"
-    assert wait_for_email("phb-advisors@example.org", "needs attention")
+    [marked] = [e for e in store().history(reference) if e.what == "needs_attention"]
+    assert marked.detail["code"] == "NotStarted"
+    assert "could not be started" in marked.detail["reason"]
+    assert wait_for_email(ADVISORS, "needs attention")
 
 
-def test_a_referral_whose_workflow_could_not_start_is_started_by_the_retry(
-    api: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_referral_whose_workflow_could_not_start_is_started_by_the_retry(api: Any) -> None:
     referral, key = make_referral(), {"Idempotency-Key": "retry-me"}
-    real_arn = get_settings().state_machine_arn
-    monkeypatch.setenv("PHB_STATE_MACHINE_ARN", real_arn.replace("pathway", "missing"))
-    get_settings.cache_clear()
+    faults.arm({"operation": "StartExecution", "error": "ServiceUnavailable", "times": 6})
     first = api(referral, headers=key).json_body
-    monkeypatch.setenv("PHB_STATE_MACHINE_ARN", real_arn)
-    get_settings.cache_clear()
+    assert first["status"] == "needs_attention"
     second = api(referral, headers=key)
     assert second.status_code == 201
     assert second.json_body == {**first, "status": "submitted"}
     wait_for_acknowledgement(first["reference"])
     events = [e.what for e in store().history(first["reference"])
               if not e.what.startswith("email_sent")]
-    assert events[:4] == ["submitted", "workflow_start_failed", "workflow_restarted",
-                          "intake_recorded"]
+    assert events[:4] == ["submitted", "needs_attention", "resumed", "intake_recorded"]
     # Once it runs, a further retry changes nothing.
     assert api(referral, headers=key).json_body["status"] == "awaiting_sign_off"
-    assert [e.what for e in store().history(first["reference"])].count(
-        "workflow_restarted") == 1
+    assert [e.what for e in store().history(first["reference"])].count("resumed") == 1
 
 
 def test_starting_a_referral_twice_is_harmless(api: Any) -> None:

@@ -243,7 +243,7 @@ def test_an_amendment_nobody_signs_off_in_time_is_not_the_end_of_the_phb(
     for count in range(memory.settings.reminders_before_escalation + 2):
         result = tasks.run(memory, {"task": "remind", "referral_id": reference,
                                     "step": "referrer", "notice": f"r{count}", "revision": 1})
-        assert result == {"expired": False}
+        assert result["expired"] is False and not result["handover"]
     stored = memory.store.referrals.get(reference)
     assert (stored.status, stored.total_pence) == ("funds_released", 12000)
     assert stored.recorded["amendment_refused"]["reason"] == "Nobody signed the change off in time."

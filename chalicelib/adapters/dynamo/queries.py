@@ -29,9 +29,9 @@ from chalicelib.adapters.dynamo.items import (
     s,
     status_partition,
 )
+from chalicelib.domain.codes import STATUSES
 from chalicelib.domain.dates import now_iso
 from chalicelib.domain.errors import BadPageToken
-from chalicelib.domain.pathway import FINAL
 from chalicelib.domain.records import StoredReferral, View, WorklistPage, WorklistRow
 
 # view kind -> (index, partition of a value)
@@ -145,9 +145,14 @@ class ReferralQueries:
             ExpressionAttributeNames={"#pk": f"{PERSON_INDEX}pk"},
             ExpressionAttributeValues={":pk": s(person_partition(nhs_number))})]
 
-    def ended_before(self, before: str) -> list[str]:
-        # One Query per final status on the status index; only those still holding data.
-        return [i["reference"]["S"] for status in FINAL for i in self._query_all(
+    def in_statuses(self, statuses: tuple[str, ...]) -> list[WorklistRow]:
+        return [row_from_item(i) for status in statuses for i in self._query_all(
+            IndexName=STATUS_INDEX, KeyConditionExpression="gsi1pk = :status",
+            ExpressionAttributeValues={":status": s(status_partition(status))})]
+
+    def inactive_before(self, before: str) -> list[str]:
+        # One Query per status on the status index; only those still holding data.
+        return [i["reference"]["S"] for status in STATUSES for i in self._query_all(
             IndexName=STATUS_INDEX, KeyConditionExpression="gsi1pk = :status",
             FilterExpression="updated_at < :before AND attribute_exists(referrer_email)",
             ExpressionAttributeValues={":status": s(status_partition(status)),
