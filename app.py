@@ -38,6 +38,20 @@ def pathway(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return tasks.run(services(), event)
 
 
+@app.schedule(Rate(15, unit=Rate.MINUTES), name="reconcile")
+def reconcile(event: Any) -> dict[str, Any]:
+    """Every 15 minutes, hand to the advisors each open referral with no running execution;
+    and at once when Step Functions says an execution failed, timed out or was stopped (the
+    template's ExecutionEndedBadly rule sends its event here too)."""
+    from chalicelib.bootstrap import services
+    from chalicelib.workflow import reconcile as reconciler
+
+    raw = event.to_dict()
+    if raw.get("detail-type") == "Step Functions Execution Status Change":
+        return reconciler.execution_ended(services(), raw.get("detail") or {})
+    return reconciler.reconcile(services())
+
+
 @app.schedule(Rate(1, unit=Rate.DAYS), name="retention")
 def retention(event: Any) -> dict[str, Any]:
     """Daily: remove personal data from referrals that ended before the retention period."""

@@ -74,9 +74,10 @@ class Settings:
     reminder_after_seconds: int = 3 * 24 * 3600
     reminders_before_escalation: int = 2
     # A step that cannot expire (the release, the review, closure) is reminded this many times
-    # at most, then handed to the advisors (needs attention, to be resumed); and an execution
-    # older than this many days is handed over too: no execution reaches Step Functions'
-    # limits (25,000 events in its history, a year's run).
+    # at most (and at least once after escalating), then handed to the advisors (needs
+    # attention, to be resumed); and an execution older than this many days is handed over
+    # too: no execution reaches Step Functions' limits (25,000 events in its history, a
+    # year's run).
     reminders_before_handover: int = 10
     execution_max_days: int = 330
     # The reconciler treats a referral submitted this long ago with no execution as stuck.
@@ -107,9 +108,6 @@ class Settings:
             if value < least or (most is not None and value > most):
                 problems.append(f"{name} must be from {least}" + (f" to {most}" if most else
                                                                   " up"))
-        if self.reminders_before_handover <= self.reminders_before_escalation:
-            problems.append("reminders_before_handover must be more than "
-                            "reminders_before_escalation")
         if self.manager_signoff_up_to_pence < self.referrer_signoff_below_pence:
             problems.append("manager_signoff_up_to_pence must not be below "
                             "referrer_signoff_below_pence")

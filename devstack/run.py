@@ -26,7 +26,11 @@ LOCAL_TIMINGS = {
     "PHB_REVIEW_AFTER_SECONDS": "120",  # the "6-week" review two minutes after release
     "PHB_CLOSURE_AT_MOST_SECONDS_AFTER_REVIEW": "120",
     "PHB_REMINDER_AFTER_SECONDS": "600",
+    # A referral whose pathway stopped unnoticed is found within about two minutes.
+    "PHB_RECONCILE_AFTER_SECONDS": "60",
 }
+# The reconciler runs every 15 minutes on AWS; here every minute.
+RECONCILE_EVERY_SECONDS = 60
 # For a program walking the whole journey (the browser tests, `make screens`): the review and
 # closure come two seconds after the step before.
 WALKTHROUGH_TIMINGS = {**LOCAL_TIMINGS, "PHB_REVIEW_AFTER_SECONDS": "2",
@@ -155,6 +159,19 @@ def start(host: str = "127.0.0.1", port: int = 8000,
                       server, moto, saved)
 
 
+def reconcile_every(seconds: float) -> None:
+    """The reconcile function's schedule, locally: find referrals whose pathway stopped."""
+    from chalicelib.bootstrap import services
+    from chalicelib.workflow.reconcile import reconcile
+
+    while True:
+        time.sleep(seconds)
+        try:
+            reconcile(services())
+        except Exception:  # the local stack may be stopping; the next run tries again
+            logging.getLogger(__name__).debug("reconcile failed", exc_info=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -182,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
+
+    threading.Thread(target=reconcile_every, args=(RECONCILE_EVERY_SECONDS,), daemon=True,
+                     name="reconcile").start()
 
     # Ctrl-C, and a plain `kill`, stop cleanly even where the shell started us with SIGINT ignored.
     signal.signal(signal.SIGINT, stop)

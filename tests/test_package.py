@@ -118,17 +118,41 @@ def test_state_machine_runs_the_asl_file(template: dict[str, Any]) -> None:
     }
 
 
-def test_an_execution_that_ends_badly_emails_the_alert_address(template: dict[str, Any]) -> None:
+def test_an_execution_that_ends_badly_marks_the_referral_and_emails_the_alert_address(
+        template: dict[str, Any]) -> None:
     rule = resources_of_type(template, "AWS::Events::Rule")["ExecutionEndedBadly"]
     pattern = rule["Properties"]["EventPattern"]
     assert pattern["source"] == ["aws.states"]
     assert set(pattern["detail"]["status"]) == {"FAILED", "TIMED_OUT", "ABORTED"}
     assert pattern["detail"]["stateMachineArn"] == [{"Ref": "PathwayStateMachine"}]
-    [target] = rule["Properties"]["Targets"]
-    assert target["Arn"] == {"Ref": "ExecutionAlerts"}
-    assert "$.detail.input" not in json.dumps(target)  # the reference only, never the input
+    email, mark = rule["Properties"]["Targets"]
+    assert email["Arn"] == {"Ref": "ExecutionAlerts"}
+    assert "$.detail.input" not in json.dumps(email)  # the reference only, never the input
     topic = template["Resources"]["ExecutionAlerts"]["Properties"]
     assert [s["Protocol"] for s in topic["Subscription"]] == ["email"]
+    # The whole event goes to the reconcile function, which marks the referral.
+    assert mark["Arn"] == {"Fn::GetAtt": ["Reconcile", "Arn"]} and "Input" not in json.dumps(mark)
+    permission = template["Resources"]["ExecutionEndedPermission"]["Properties"]
+    assert permission["SourceArn"] == {"Fn::GetAtt": ["ExecutionEndedBadly", "Arn"]}
+    assert permission["FunctionName"] == {"Ref": "Reconcile"}
+
+
+def test_the_reconciler_runs_every_15_minutes_with_the_state_machine_to_ask(
+        template: dict[str, Any]) -> None:
+    reconcile = resources_of_type(template, "AWS::Serverless::Function")["Reconcile"]
+    props = reconcile["Properties"]
+    [schedule] = props["Events"].values()
+    assert schedule["Properties"]["Schedule"] == "rate(15 minutes)"
+    assert props["Environment"]["Variables"]["PHB_STATE_MACHINE_ARN"] == {
+        "Ref": "PathwayStateMachine"}
+    role = template["Resources"][props["Role"]["Fn::GetAtt"][0]]
+    actions = {action for statement in policy_statements(role["Properties"]["Policies"])
+               for action in ([statement["Action"]] if isinstance(statement["Action"], str)
+                              else statement["Action"])}
+    assert {"states:ListExecutions", "states:DescribeExecution", "ses:SendRawEmail",
+            "dynamodb:Query"} <= actions
+    assert not any(a.startswith(("states:Start", "states:SendTask", "dynamodb:Scan"))
+                   for a in actions)
 
 
 def test_the_pathway_function_reminds_of_monthly_releases_daily(
@@ -179,7 +203,7 @@ def test_no_policy_grants_every_resource(template: dict[str, Any]) -> None:
 
 def test_functions_get_their_settings_from_the_template(template: dict[str, Any]) -> None:
     functions = resources_of_type(template, "AWS::Serverless::Function")
-    assert set(functions) == {"APIHandler", "Pathway", "Retention"}
+    assert set(functions) == {"APIHandler", "Pathway", "Retention", "Reconcile"}
     retention = functions["Retention"]["Properties"]
     assert set(retention["Environment"]["Variables"]) == {
         "PHB_STAGE", "PHB_TABLE_NAME", "PHB_RETENTION_DAYS"}
@@ -202,7 +226,8 @@ def test_functions_get_their_settings_from_the_template(template: dict[str, Any]
     from chalicelib.config import Settings
 
     assert {name[4:].lower() for name in settings} <= {f.name for f in fields(Settings)}
-    assert set(pathway["Environment"]["Variables"]) == settings
+    assert set(pathway["Environment"]["Variables"]) == settings | {
+        "PHB_REMINDERS_BEFORE_HANDOVER"}
     # Only the web function signs staff sessions and checks the staff list.
     staff = {"PHB_STAFF_EMAILS", "PHB_SESSION_SECRET"}
     assert {name[4:].lower() for name in staff} <= {f.name for f in fields(Settings)}

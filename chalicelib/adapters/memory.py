@@ -1,7 +1,8 @@
 """In-memory stand-ins for the store and the mailer (the workflow engine's is in
-memory_workflow.py), for tests of the use cases without AWS. They keep the same promises as the real adapters (conditional changes, links
-used once, pages newest first, idempotent submission): `tests/contract/` runs one set of tests
-against these and against DynamoDB alike."""
+memory_workflow.py), for tests of the use cases without AWS. They keep the same promises as the
+real adapters (conditional changes, links used once, pages newest first, idempotent
+submission): `tests/contract/` runs one set of tests against these and against DynamoDB
+alike."""
 
 from __future__ import annotations
 

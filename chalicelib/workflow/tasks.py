@@ -175,7 +175,7 @@ def remind(svc: Services, event: Event) -> dict[str, Any]:
     # A step that cannot expire (release, review, closure) is reminded every period, so the
     # person always holds a working link; past the last reminder it is handed to the advisors,
     # so that no execution grows towards Step Functions' limits (25,000 events, a year).
-    if not expires and count > settings.reminders_before_handover:
+    if not expires and count > max(settings.reminders_before_handover, limit + 1):
         return _reminded(handover="RemindersRanOut", step=step, reminders=count - 1)
     if count <= limit + 1 or not expires:
         reminded = notices.recipients(step, referral, settings, stored.recorded.get("corrected"))
@@ -300,20 +300,6 @@ def releases_due(svc: Services, event: Event) -> dict[str, Any]:
     return {"reminded": reminded}
 
 
-def reconcile(svc: Services, event: Event) -> dict[str, Any]:
-    """Every 15 minutes: hand to the advisors each open referral with no running execution."""
-    from chalicelib.workflow import reconcile as reconciler
-
-    return reconciler.reconcile(svc)
-
-
-def execution_ended(svc: Services, event: Event) -> dict[str, Any]:
-    """An execution failed, timed out or was stopped (EventBridge): mark its referral."""
-    from chalicelib.workflow import reconcile as reconciler
-
-    return reconciler.execution_ended(svc, event)
-
-
 TASKS: dict[str, Callable[[Services, Event], dict[str, Any]]] = {
     "record_intake": record_intake,
     "resume": resume,
@@ -324,8 +310,6 @@ TASKS: dict[str, Callable[[Services, Event], dict[str, Any]]] = {
     "schedule": schedule,
     "mark_needs_attention": mark_needs_attention,
     "releases_due": releases_due,
-    "reconcile": reconcile,
-    "execution_ended": execution_ended,
 }
 
 

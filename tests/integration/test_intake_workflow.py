@@ -9,18 +9,16 @@ import pytest
 
 from chalicelib.adapters import aws
 from chalicelib.adapters.dynamo import DynamoStore
-from chalicelib.adapters.ses import SesMailer
 from chalicelib.adapters.stepfunctions import execution_arn
 from chalicelib.config import get_settings
 from chalicelib.domain.errors import TransitionRefused
 from chalicelib.domain.ports import Referrals
-from chalicelib.domain.records import Email, NewReferral
+from chalicelib.domain.records import NewReferral
 from devstack import faults
 from devstack.outbox import sent_emails
 from tests.conftest import services, wait_for_acknowledgement, wait_for_execution
 from tests.factories import make_items, make_referral
 from tests.pathway_helpers import wait_for_email
-
 
 REFERRER = make_referral()["referrer"]["email"]
 ADVISORS = "phb-advisors@example.org"
