@@ -55,7 +55,7 @@ def correct(svc: Services, stored: StoredReferral, referral: Referral, actor: st
     if chosen not in choices:
         return [FieldError("whose", "Select whose address to correct")], "", ""
     who, before = choices[chosen]
-    errors, answers = _checked(svc, referral, chosen, new)
+    errors, answers, new = _checked(svc, referral, chosen, new)
     if not errors and same_address(before, new):
         errors = [FieldError(FIELD, "Enter an address different from the one held now")]
     if errors:
@@ -84,9 +84,9 @@ def correct(svc: Services, stored: StoredReferral, referral: Referral, actor: st
 
 
 def _checked(svc: Services, referral: Referral, chosen: str,
-             new: str) -> tuple[list[FieldError], str | None]:
-    """The field errors of the new address, and the answers with it (None for a panel
-    member's, kept beside the answers)."""
+             new: str) -> tuple[list[FieldError], str | None, str]:
+    """The field errors of the new address, the answers with it (None for a panel member's,
+    kept beside the answers) and the address as it is kept (its domain in lower case)."""
     from pydantic import TypeAdapter, ValidationError
 
     from chalicelib.domain.referral import ApprovingManager, Email, Referrer
@@ -99,22 +99,23 @@ def _checked(svc: Services, referral: Referral, chosen: str,
         elif chosen == "manager" and referral.approving_manager:
             if same_mailbox(new, referral.referrer.email):
                 return [FieldError(FIELD, "Must not be the referrer's own address: the approving "
-                                          "manager signs off independently")], None
+                                          "manager signs off independently")], None, new
             updated = referral.model_copy(update={
                 "approving_manager": ApprovingManager.model_validate(
                     {**referral.approving_manager.model_dump(), "email": new},
                     context=context)})
         elif chosen == "person":
-            TypeAdapter(Email).validate_python(new)
+            new = TypeAdapter(Email).validate_python(new)
             updated = referral.model_copy(update={"person": referral.person.model_copy(
                 update={"email": new})})
         else:
-            TypeAdapter(Email).validate_python(new)
-            return [], None
+            return [], None, TypeAdapter(Email).validate_python(new)
     except ValidationError as invalid:
         message = str(invalid.errors()[0]["msg"])
-        return [FieldError(FIELD, message[:1].upper() + message[1:])], None
-    return [], updated.model_dump_json()
+        return [FieldError(FIELD, message[:1].upper() + message[1:])], None, new
+    kept = {"referrer": updated.referrer.email, "person": updated.person.email or new,
+            "manager": updated.approving_manager.email if updated.approving_manager else new}
+    return [], updated.model_dump_json(), kept[chosen]
 
 
 def _waiting_on(svc: Services, stored: StoredReferral, referral: Referral, before: str) -> str:

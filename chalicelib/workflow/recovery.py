@@ -70,7 +70,8 @@ STOPPED = {
     "FAILED": "The pathway failed",
     "SUCCEEDED": "The pathway ended while the referral was still open",
     "NotRunning": "The pathway was not running when a step was done",
-    "RemindersRanOut": "Nobody acted on {step} after {reminders} reminders",
+    "RemindersRanOut": "The referral waited for {step} through {reminders} reminders with no "
+                       "answer",
     "ExecutionTooOld": "The pathway had run for nearly a year",
     "UnexpectedOutcome": "The pathway reached a point it cannot go on from",
     "UnexpectedStatus": "The pathway reached a point it cannot go on from",
@@ -127,7 +128,8 @@ def why(code: str) -> str:
     """Why AWS failed, in words, by its error code."""
     if code in WHY:
         return WHY[code]
-    if "Throttl" in code or code.endswith(("LimitExceeded", "LimitExceededException")):
+    if "Throttl" in code or "TooManyRequests" in code or code.startswith("Lambda.") \
+            or code.endswith(("LimitExceeded", "LimitExceededException")):
         return BUSY
     return f"AWS refused it ({code})" if code[:1].isupper() else "an error in the service"
 

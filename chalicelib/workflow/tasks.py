@@ -193,10 +193,12 @@ def remind(svc: Services, event: Event) -> dict[str, Any]:
     return _reminded()
 
 
-def _reminded(expired: bool = False, handover: str = "", **about: Any) -> dict[str, Any]:
+def _reminded(expired: bool = False, handover: str = "", step: str = "",
+              reminders: int = 0) -> dict[str, Any]:
     """What a reminder tells the execution: expired, handed over to the advisors (`code`
-    says why), or waiting again."""
-    return {"expired": expired, "handover": bool(handover), "code": handover or None, **about}
+    says why), or waiting again. Every key is always there: the state machine selects them."""
+    return {"expired": expired, "handover": bool(handover), "code": handover or None,
+            "step": step, "reminders": reminders}
 
 
 def _too_old(settings: Any, started: str | None) -> bool:
