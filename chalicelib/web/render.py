@@ -79,4 +79,5 @@ def render_email(kind: str, to: str, settings: Settings, subject: str | None = N
     context["subject"] = subject or SUBJECTS[kind].format(**context)
     return Email(kind=kind, to=to, subject=context["subject"],
                  text=render(f"emails/{kind}.txt", **context),
-                 html=render(f"emails/{kind}.html", **context))
+                 html=render(f"emails/{kind}.html", **context),
+                 reference=str(context.get("reference") or ""))
