@@ -270,9 +270,19 @@ TASKS: dict[str, Callable[[Services, Event], dict[str, Any]]] = {
 }
 
 
+def delivery_event(svc: Services, event: Event) -> dict[str, Any]:
+    """What SES says became of an email (an EventBridge rule on `aws.ses` events)."""
+    from chalicelib.workflow import delivery
+
+    return delivery.record(svc, event)
+
+
 def run(svc: Services, event: Event) -> dict[str, Any]:
-    """The entry point of the `pathway` Lambda function."""
+    """The entry point of the `pathway` Lambda function: the state machine's tasks, the daily
+    schedule's, and SES's delivery events."""
     task = TASKS.get(event.get("task", ""))
+    if task is None and event.get("source") == "aws.ses":
+        task = delivery_event
     if task is None:
         raise UnknownTask(str(event.get("task")))
     try:
