@@ -59,7 +59,10 @@ def test_a_bounced_sign_off_request_flags_the_referral_and_names_the_address(
     [alert] = emails_to(memory, ADVISORS, "did not arrive")
     assert (f"The email to the approving manager at {BOUNCING} bounced: correct the address "
             "and send it again.") in alert.text
+    # Plain text is not HTML: what it says is written as it is, not escaped.
+    assert "It asked for the approving manager's sign-off." in alert.text
     assert f"/staff/referrals/{reference}" in alert.text
+    assert "works once" not in alert.text  # the case page needs signing in, not a link's id
     for personal in PERSONAL:
         assert personal not in alert.text + alert.html + alert.subject
     # The workflow still waits for the manager; the referral is in the advisors' flagged view.
