@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devstack import lambdas, moto_patches
+from devstack import lambdas, moto_patches, simulator
 
 REGION = "eu-west-2"
 TABLE_NAME = "phb-pathway-local"
@@ -77,6 +77,9 @@ def create(handler: Any) -> Stack:
     boto3.client("ses", region_name=REGION).verify_email_identity(EmailAddress=SENDER)
 
     lambdas.install({PATHWAY_FUNCTION: handler})
+    # SES's delivery events (bounces of `bounce.…` addresses, complaints, deliveries) reach the
+    # same function as EventBridge's rule sends them to on AWS.
+    simulator.install(handler)
     arns = lambdas.create_functions(
         boto3.client("lambda", region_name=REGION),
         boto3.client("iam", region_name=REGION),

@@ -170,6 +170,37 @@ def test_the_pathway_function_reminds_of_monthly_releases_daily(
     assert "releases_due" in TASKS
 
 
+def test_ses_delivery_events_reach_the_pathway_function(template: dict[str, Any]) -> None:
+    from chalicelib.workflow.delivery import STATUSES
+    from devstack.simulator import DETAIL_TYPES
+
+    destinations = resources_of_type(template, "AWS::SES::ConfigurationSetEventDestination")
+    props = destinations["EmailDeliveryEvents"]["Properties"]
+    assert props["ConfigurationSetName"] == {"Ref": "EmailConfigurationSet"}
+    destination = props["EventDestination"]
+    assert destination["Enabled"] is True
+    assert {"BOUNCE", "COMPLAINT", "DELIVERY", "REJECT"} <= set(
+        destination["MatchingEventTypes"])
+    assert destination["EventBridgeDestination"]["EventBusArn"]["Fn::Sub"].endswith(
+        ":event-bus/default")  # SES publishes to the default bus only
+
+    rule = template["Resources"]["EmailDeliveryStatus"]["Properties"]
+    pattern = rule["EventPattern"]
+    assert pattern["source"] == ["aws.ses"]
+    # Every event type the handler records comes under a detail-type the rule matches, and
+    # only this stack's messages (SES tags each with its configuration set).
+    assert {DETAIL_TYPES[kind] for kind in STATUSES} == set(pattern["detail-type"])
+    assert pattern["detail"]["mail"]["tags"]["ses:configuration-set"] == [
+        {"Ref": "EmailConfigurationSet"}]
+    [target] = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["Pathway", "Arn"]}
+    assert "Input" not in target  # the function is given SES's event itself
+    permission = template["Resources"]["EmailDeliveryStatusPermission"]["Properties"]
+    assert (permission["Principal"], permission["FunctionName"]) == (
+        "events.amazonaws.com", {"Ref": "Pathway"})
+    assert permission["SourceArn"] == {"Fn::GetAtt": ["EmailDeliveryStatus", "Arn"]}
+
+
 def policy_statements(node: Any) -> list[dict[str, Any]]:
     """Every statement of every policy document anywhere in the template."""
     found: list[dict[str, Any]] = []

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.adapters.memory_emails import MemoryEmails
 from chalicelib.domain.dates import now_iso
 from chalicelib.domain.errors import (
     BadPageToken,
@@ -53,11 +54,12 @@ class _Held:
     flagged: bool = False
     events: list[Event] = field(default_factory=list)
     emails: dict[str, EmailRecord] = field(default_factory=dict)
+    undelivered: set[str] = field(default_factory=set)
     tokens: dict[str, str] = field(default_factory=dict)
     reminders: dict[str, int] = field(default_factory=dict)
 
 
-class MemoryReferrals:
+class MemoryReferrals(MemoryEmails):
     def __init__(self, links: MemoryLinks,
                  make_reference: Callable[[], str] = new_reference) -> None:
         self._links = links
@@ -155,21 +157,6 @@ class MemoryReferrals:
     def history(self, reference: str) -> list[Event]:
         return list(self._one(reference).events)
 
-    def email_already_sent(self, reference: str, key: str) -> bool:
-        return key in self._one(reference).emails
-
-    def record_email(self, reference: str, key: str, to: str, subject: str,
-                     message_id: str) -> None:
-        with self._lock:
-            held = self._one(reference)
-            if key not in held.emails:
-                at = now_iso()
-                held.emails[key] = EmailRecord(key.split(":", 1)[0], to, subject, at)
-                held.events.append(Event(f"email_sent:{key}", "system", at, {"to": to}))
-
-    def emails_sent(self, reference: str) -> list[EmailRecord]:
-        return sorted(self._one(reference).emails.values(), key=lambda e: e.at)
-
     def save_task_token(self, reference: str, step: str, token: str) -> None:
         self._one(reference).tokens[step] = token
 
@@ -244,8 +231,11 @@ class MemoryReferrals:
         with self._lock:
             held = self._one(seen.reference)
             held.events = [_redacted(event, removed) for event in held.events]
-            held.emails = {f"{key.rsplit(':', 1)[0]}:{removed}" if "@" in key else key:
-                           dataclasses.replace(e, to=removed) for key, e in held.emails.items()}
+            held.emails = {_without_address(key, removed):
+                           dataclasses.replace(e, to=removed,
+                                               key=_without_address(key, removed))
+                           for key, e in held.emails.items()}
+            held.undelivered.clear()
             held.tokens.clear()
             held.reminders.clear()
             current = held.stored
@@ -259,6 +249,11 @@ class MemoryReferrals:
             held.events.append(Event("personal_data_removed", actor, at,
                                      {"retention": "ended before the retention period"}))
             return True
+
+
+def _without_address(key: str, removed: str) -> str:
+    """An email record's key (`kind:step:notice:address`) without its recipient."""
+    return f"{key.rsplit(':', 1)[0]}:{removed}" if "@" in key else key
 
 
 def _redacted(event: Event, removed: str) -> Event:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from chalicelib.domain.records import Email
+
+TAG_VALUE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 class SesMailer:
@@ -32,12 +35,18 @@ class SesMailer:
         return message.as_bytes()
 
     def send(self, email: Email) -> str:
+        """Send through SES, tagged with the email's kind and referral; SES's message id."""
         kwargs: dict[str, Any] = {
             "Source": self.sender,
             "Destinations": [email.to],
             "RawMessage": {"Data": self.to_mime(email)},
             "Tags": [{"Name": "kind", "Value": email.kind}],
         }
+        # SES returns its tags in each delivery event of the message: the reference finds the
+        # email's record among the referral's own (tag values allow only letters, digits, _
+        # and -, which references are made of).
+        if TAG_VALUE.fullmatch(email.reference):
+            kwargs["Tags"].append({"Name": "reference", "Value": email.reference})
         if self.configuration_set:
             kwargs["ConfigurationSetName"] = self.configuration_set
         response = self.client.send_raw_email(**kwargs)

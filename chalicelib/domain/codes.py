@@ -151,3 +151,19 @@ UNSPENT_STATES: dict[str, str] = {
     "recovered": "Recovered",
     "written_off": "Written off",
 }
+
+# What became of an email, as the case page says it (chalicelib/domain/delivery.py).
+DELIVERY_STATUSES: dict[str, str] = {
+    "sent": "Sent",
+    "delayed": "Delayed: the recipient's mail server has not accepted it yet",
+    "delivered": "Delivered",
+    "bounced": "Bounced: it did not reach the address",
+    "complained": "Reported as spam by the recipient",
+    "rejected": "Not sent: the email service refused it",
+}
+# A bounce's type, as the case page says it after "Bounced".
+BOUNCE_TYPES: dict[str, str] = {
+    "permanent": "the address does not accept mail",
+    "transient": "the mailbox was unavailable (full, or away) while SES retried",
+    "undetermined": "the reason was not given",
+}

@@ -82,6 +82,25 @@ class Referrals(Protocol):
         """Each email recorded, oldest first."""
         ...
 
+    def email_by_message_id(self, reference: str, message_id: str) -> EmailRecord | None:
+        """The referral's email SES sent as `message_id`, if it has one (the referral's own
+        email records only: no scan)."""
+        ...
+
+    def record_delivery(self, reference: str, key: str, status: str, at: str,
+                        bounce_type: str | None = None) -> bool:
+        """Record what became of an email (`chalicelib/domain/delivery.py`): only over a
+        status it may replace, with a history event for those kept in the history; False
+        when the email has that status already or a stronger one (a repeated event)."""
+        ...
+
+    def flag_undelivered(self, reference: str, key: str, detail: dict[str, Any]) -> bool:
+        """Flag the referral for the advisors because the email recorded under `key` did not
+        reach whoever a step waits on: filed in the flagged view, with a history event, once
+        per email (False after the first). The status and the referral's other fields stay
+        as they are: the step still waits."""
+        ...
+
     def save_task_token(self, reference: str, step: str, token: str) -> None: ...
 
     def task_token(self, reference: str, step: str) -> str | None: ...

@@ -73,12 +73,25 @@ class Event:
 
 @dataclass(frozen=True)
 class EmailRecord:
-    """An email sent about a referral (the email itself is not kept)."""
+    """An email sent about a referral (the email itself is not kept), and what became of it:
+    `status` is `sent` until SES reports it delivered, delayed, bounced, complained of or
+    rejected (`chalicelib/domain/delivery.py`)."""
 
     kind: str
     to: str
     subject: str
     at: str
+    key: str = ""  # `kind:step:notice:address`, or a bare kind (`acknowledgement`)
+    message_id: str = ""  # SES's id of the message, which its delivery events name
+    status: str = "sent"
+    status_at: str | None = None
+    bounce_type: str | None = None  # a bounce's: permanent, transient or undetermined
+
+    @property
+    def step(self) -> str | None:
+        """The step the email was about, when its key names one."""
+        parts = self.key.split(":")
+        return parts[1] if len(parts) >= 4 and parts[1] != "-" else None
 
 
 @dataclass(frozen=True)
@@ -150,3 +163,6 @@ class Email:
     subject: str
     text: str
     html: str
+    # The referral it is about (none for a staff sign-in): SES tags the message with it, so a
+    # delivery event finds the email's record among that referral's.
+    reference: str = ""

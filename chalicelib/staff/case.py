@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalice.app import Response
 
-from chalicelib.domain import codes, pathway
+from chalicelib.domain import codes, delivery, pathway
 from chalicelib.domain.dates import now_iso
 from chalicelib.domain.errors import FieldError
 from chalicelib.domain.policy import MAX_TEXT
@@ -132,10 +132,12 @@ def _case_page(svc: Services, session: StaffSession, stored: StoredReferral, sta
     from chalicelib.intake.form import anchor
     from chalicelib.staff.correct import addresses
     from chalicelib.workflow.recovery import attention_of, resume_label
+    from chalicelib.workflow.wording import UNDELIVERED_OUTCOMES
 
     referrals = svc.store.referrals
     referral = load_stored(stored.answers) if stored.answers else None
     step, waits_for = waiting_for(svc, stored)
+    emails = referrals.emails_sent(stored.reference)
     return page(
         "staff/case.html", status=status, session=session, title=stored.reference,
         stored=stored, referral=referral,
@@ -143,7 +145,9 @@ def _case_page(svc: Services, session: StaffSession, stored: StoredReferral, sta
         money=money_view(stored) if referral else {},
         basis=stored.basis or {}, related=related(svc, stored, referral) if referral else [],
         history=referrals.history(stored.reference),
-        emails=referrals.emails_sent(stored.reference),
+        emails=emails, undelivered=delivery.undelivered_requests(emails, stored),
+        delivery_labels=codes.DELIVERY_STATUSES, bounce_labels=codes.BOUNCE_TYPES,
+        outcomes=UNDELIVERED_OUTCOMES,
         step=step, step_label=codes.STEPS.get(step or "", ""), waits_for=waits_for,
         actions=_actions_now(svc, stored, step), status_labels=codes.STATUSES,
         attention=attention_of(stored), resume_from=resume_label(svc, stored),

@@ -50,7 +50,8 @@ def environment(compiled: bool = True) -> Any:
         # Every HTML template escapes. Plain-text email bodies are not HTML, and carry no free
         # text (emails hold only a reference, what is asked and a link); wherever a text body
         # is shown in a page (the local outbox) that page escapes it.
-        autoescape=select_autoescape(enabled_extensions=("html", "jinja"), default=True),
+        autoescape=select_autoescape(enabled_extensions=("html", "jinja"),
+                                     disabled_extensions=("txt",), default=True),
         # The NHS.UK macros test optional parameters (`params.hint.text`) that may be absent.
         undefined=ChainableUndefined,
         trim_blocks=True,
@@ -79,4 +80,5 @@ def render_email(kind: str, to: str, settings: Settings, subject: str | None = N
     context["subject"] = subject or SUBJECTS[kind].format(**context)
     return Email(kind=kind, to=to, subject=context["subject"],
                  text=render(f"emails/{kind}.txt", **context),
-                 html=render(f"emails/{kind}.html", **context))
+                 html=render(f"emails/{kind}.html", **context),
+                 reference=str(context.get("reference") or ""))

@@ -101,6 +101,8 @@ def send(svc: Services, kind: str, stored: StoredReferral, to: list[str], notice
             lines=[line.format(**values) for line in wording.lines],
             link_text=wording.link_text.format(**values) if wording.link_text and link else None,
             link_url=link,
+            # A page of the console (which needs signing in), not a one-time link.
+            page_link=bool(page) and not link_action,
             reference=stored.reference,
         )
         message_id = svc.mailer.send(email)

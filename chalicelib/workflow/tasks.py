@@ -315,14 +315,24 @@ TASKS: dict[str, Callable[[Services, Event], dict[str, Any]]] = {
 }
 
 
+def delivery_event(svc: Services, event: Event) -> dict[str, Any]:
+    """What SES says became of an email (an EventBridge rule on `aws.ses` events)."""
+    from chalicelib.workflow import delivery
+
+    return delivery.record(svc, event)
+
+
 def run(svc: Services, event: Event) -> dict[str, Any]:
-    """The entry point of the `pathway` Lambda function.
+    """The entry point of the `pathway` Lambda function: the state machine's tasks, the daily
+    schedule's, and SES's delivery events.
 
     A failure is raised named by its AWS error code (TransientError for one worth retrying),
     with a message that says only which task, email and step failed: no personal data reaches
     the execution's history, and recovery.failure turns it into words for the advisors."""
     name = str(event.get("task", ""))
     task = TASKS.get(name)
+    if task is None and event.get("source") == "aws.ses":
+        task, name = delivery_event, "delivery_event"
     if task is None:
         raise UnknownTask(name)
     try:

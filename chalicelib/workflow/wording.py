@@ -141,6 +141,14 @@ WORDING: dict[str, Wording] = {
          "once it has been paid.",),
         "Open PHB {reference} in the staff console",
     ),
+    "undelivered": Wording(
+        "PHB {reference}: an email did not arrive",
+        "An email about PHB {reference} did not arrive",
+        ("The email to {recipient} {outcome}: {remedy}.",
+         "It asked for {step_label}. Referral {reference} is still waiting for it, and nothing "
+         "changes until the email is sent again."),
+        "Open PHB {reference} in the staff console",
+    ),
     "needs_attention": Wording(
         "PHB referral {reference} needs attention",
         "A PHB referral needs attention",
@@ -187,3 +195,26 @@ ADVISOR_STEP = (
     " A PHB advisor will also check the request, because part of it may not be fundable "
     "by a PHB."
 )
+
+# Whom an email that did not arrive was for, by the step it asked about: "the email to
+# {recipient} bounced". The person's own address is never named in an email (it identifies
+# them); advisors read it on the case page.
+UNDELIVERED_TO = {
+    "referrer": "the referrer",
+    "manager": "the approving manager",
+    "panel": "a member of the PHB Oversight Panel",
+    "advisor": "the PHB advisors",
+    "release": "the PHB advisors",
+    "information": "the referrer",
+    "review": "the referrer",
+    "closure": "the referrer",
+    "agreement": "the person the PHB is for",
+}
+PERSON_ADDRESS = " (their address is on the case page)"
+# What became of it, and what the advisors do about it.
+UNDELIVERED_OUTCOMES = {
+    "bounced": ("bounced", "correct the address and send it again"),
+    "complained": ("was reported as spam by its recipient",
+                   "check the address with them and send it again"),
+    "rejected": ("was refused by the email service", "check the address and send it again"),
+}

@@ -232,6 +232,62 @@ class TestViews:
             == references[:1]
 
 
+class TestDeliveries:
+    def test_an_email_is_found_by_its_message_id_and_its_status_only_rises(
+            self, store: Store) -> None:
+        referrals = store.referrals
+        reference, other = created(store, 2)
+        referrals.record_email(reference, "ack", "sam@nhs.net", "Received", "m-1")
+        referrals.record_email(reference, "sign_off_request:manager:t:jo@nhs.net",
+                               "jo@nhs.net", "Please sign off", "m-2")
+        found = referrals.email_by_message_id(reference, "m-2")
+        assert found is not None
+        assert (found.kind, found.step, found.to, found.status) == (
+            "sign_off_request", "manager", "jo@nhs.net", "sent")
+        assert referrals.email_by_message_id(reference, "m-3") is None
+        assert referrals.email_by_message_id(other, "m-2") is None
+
+        key = found.key
+        assert referrals.record_delivery(reference, key, "delivered", "2026-12-01T10:00:00.000Z")
+        assert not referrals.record_delivery(reference, key, "delivered", "2026-12-01T10:00:01Z")
+        assert referrals.record_delivery(reference, key, "bounced", "2026-12-01T10:05:00.000Z",
+                                         "permanent")
+        # A late or repeated event never lowers it; an unknown status or email is refused.
+        assert not referrals.record_delivery(reference, key, "delivered", "2026-12-01T11:00Z")
+        assert not referrals.record_delivery(reference, key, "complained", "2026-12-01T11:00Z")
+        assert not referrals.record_delivery(reference, key, "opened", "2026-12-01T11:00Z")
+        assert not referrals.record_delivery(reference, "nope", "bounced", "2026-12-01T11:00Z")
+        email = referrals.email_by_message_id(reference, "m-2")
+        assert email is not None
+        assert (email.status, email.status_at, email.bounce_type) == (
+            "bounced", "2026-12-01T10:05:00.000Z", "permanent")
+        # Only what did not arrive is in the history; deliveries stay on the email's record.
+        events = [e for e in referrals.history(reference) if not e.what.startswith("email_sent")]
+        assert [(e.what, e.detail) for e in events] == [
+            ("submitted", {}), ("email_bounced", {"email": "sign_off_request", "to": "jo@nhs.net",
+                                                  "step": "manager",
+                                                  "bounce_type": "permanent"})]
+
+    def test_a_referral_is_flagged_once_per_undelivered_email(self, store: Store) -> None:
+        referrals = store.referrals
+        reference, other = created(store, 2)
+        seen = referrals.get(reference)
+        detail = {"step": "manager", "to": "jo@nhs.net"}
+        assert referrals.flag_undelivered(reference, "sign_off_request:manager:t:jo@nhs.net",
+                                          detail)
+        assert not referrals.flag_undelivered(reference,
+                                              "sign_off_request:manager:t:jo@nhs.net", detail)
+        assert referrals.flag_undelivered(reference, "reminder:manager:t2:jo@nhs.net", detail)
+        assert [r.reference for r in referrals.page(View("flagged"), 10).rows] == [reference]
+        assert [e.what for e in referrals.history(reference)] == [
+            "submitted", "flagged_undelivered", "flagged_undelivered"]
+        # Nothing else about the referral changes: the workflow's conditional writes still
+        # apply to what it saw.
+        assert referrals.get(reference) == seen
+        referrals.record(seen, "system", "noted")
+        assert referrals.get(other).status == "submitted"
+
+
 class TestDataProtection:
     def test_one_persons_referrals_and_their_removal(self, store: Store) -> None:
         referrals = store.referrals
@@ -241,6 +297,10 @@ class TestDataProtection:
         ended = mine[0]
         referrals.add_event(ended, "note_added", "ann@example.org", {"note": "Alex said hi"})
         referrals.record_email(ended, "withdrawn:-:final:sam@nhs.net", "sam@nhs.net", "S", "m")
+        referrals.record_delivery(ended, "withdrawn:-:final:sam@nhs.net", "bounced",
+                                  now_iso(), "permanent")
+        referrals.flag_undelivered(ended, "withdrawn:-:final:sam@nhs.net",
+                                   {"to": "sam@nhs.net"})
         referrals.save_task_token(ended, "manager", "t")
         referrals.change(ended, "withdrawn", ("submitted",), "sam@nhs.net", "withdrawn",
                          {"reason": "moved"})
@@ -258,7 +318,8 @@ class TestDataProtection:
         assert all("@" not in e.who and "@" not in e.what and e.detail in ({}, {
             "retention": "ended before the retention period"}) for e in history), history
         assert history[-1].what == "personal_data_removed"
-        assert [e.to for e in referrals.emails_sent(ended)] == ["removed"]
+        assert [(e.to, e.status, "@" in e.key) for e in referrals.emails_sent(ended)] == [
+            ("removed", "bounced", False)]
         assert referrals.task_tokens(ended) == {}
         assert referrals.references_for_person("9434765919") == mine[1:]
         assert referrals.references_for_person("9434765870") == theirs

@@ -169,7 +169,7 @@ class ReferralQueries:
                     "TableName": self.table, "Key": referral_key(seen.reference),
                     "UpdateExpression": ("SET facts = :facts, anonymised_at = :at REMOVE answers, "
                                          "referrer_email, progress, flags, basis, ledger, "
-                                         "#p7, #s7"),
+                                         "undelivered, #p7, #s7"),
                     "ConditionExpression": "updated_at = :seen AND attribute_not_exists("
                                            "anonymised_at)",
                     "ExpressionAttributeNames": {"#p7": f"{PERSON_INDEX}pk",

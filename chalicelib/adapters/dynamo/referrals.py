@@ -7,11 +7,11 @@ allowed status, in the same transaction as its event and the link it uses up.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib.adapters.dynamo.emails import EmailRecords
 from chalicelib.adapters.dynamo.items import (
     ALL_INDEX,
     BOROUGH_INDEX,
@@ -34,14 +34,12 @@ from chalicelib.adapters.dynamo.items import (
     status_partition,
     value,
 )
-from chalicelib.adapters.dynamo.queries import ReferralQueries
 from chalicelib.domain.dates import now_iso
 from chalicelib.domain.errors import IdempotencyConflict, NotFound, TransitionRefused
 from chalicelib.domain.identifiers import new_reference, parse_reference, sha256
 from chalicelib.domain.policy import IDEMPOTENCY_SECONDS
 from chalicelib.domain.records import (
     Created,
-    EmailRecord,
     Event,
     Link,
     NewReferral,
@@ -49,7 +47,7 @@ from chalicelib.domain.records import (
 )
 
 
-class DynamoReferrals(ReferralQueries):
+class DynamoReferrals(EmailRecords):
     def __init__(self, client: Any, table: str,
                  make_reference: Callable[[], str] = new_reference) -> None:
         self.client = client
@@ -266,32 +264,6 @@ class DynamoReferrals(ReferralQueries):
 
     def history(self, reference: str) -> list[Event]:
         return [event_from_item(i) for i in self._partition(reference, "EVENT#")]
-
-    # --- emails ----------------------------------------------------------------------------------
-
-    def email_already_sent(self, reference: str, key: str) -> bool:
-        return self._get(partition_key(reference, f"EMAIL#{key}")) is not None
-
-    def record_email(self, reference: str, key: str, to: str, subject: str,
-                     message_id: str) -> None:
-        at = now_iso()
-        # A second record of the same email (a retried task) is a no-op.
-        with contextlib.suppress(self.client.exceptions.TransactionCanceledException):
-            self.client.transact_write_items(TransactItems=[
-                {"Put": {"TableName": self.table,
-                         "Item": {**partition_key(reference, f"EMAIL#{key}"), "to": s(to),
-                                  "subject": s(subject), "message_id": s(message_id),
-                                  "at": s(at)},
-                         "ConditionExpression": "attribute_not_exists(pk)"}},
-                {"Put": self._event_put(reference, f"email_sent:{key}", "system", {"to": to},
-                                        at)},
-            ])
-
-    def emails_sent(self, reference: str) -> list[EmailRecord]:
-        emails = [EmailRecord(kind=i["sk"]["S"].split("#", 1)[1].split(":", 1)[0],
-                              to=i["to"]["S"], subject=i["subject"]["S"], at=i["at"]["S"])
-                  for i in self._partition(reference, "EMAIL#")]
-        return sorted(emails, key=lambda e: e.at)
 
     # --- waiting steps ---------------------------------------------------------------------------
 
