@@ -27,7 +27,7 @@ def memory_mb(stage: str = "prod") -> dict[str, int]:
     default = int(config.get("lambda_memory_size", 128))
     functions = config["stages"][stage].get("lambda_functions", {})
     return {name: int(functions.get(name, {}).get("lambda_memory_size", default))
-            for name in ("api_handler", "pathway", "retention")}
+            for name in ("api_handler", "pathway", "retention", "reconcile")}
 
 
 def _billed_seconds(durations: list[float], scale: float = 1.0, extra: float = 0.0) -> float:
@@ -113,7 +113,7 @@ def scheduled_per_month(memory_mb: int, seconds: float = 1.0, runs: int = 31,
                         queries: int = 4) -> float:
     """What a daily run costs in a month with nobody using the service, at most: `runs`
     invocations of `seconds` each at `memory_mb`, and `queries` index queries each (the
-    retention run queries once per final status; the monthly releases due, once)."""
+    retention run queries once per status; the monthly releases due, once)."""
     p = prices()
     compute = runs * (p["lambda"]["requests_per_million"] / 1e6
                       + seconds * memory_mb / 1024 * p["lambda"]["gb_second_x86"])
@@ -121,11 +121,22 @@ def scheduled_per_month(memory_mb: int, seconds: float = 1.0, runs: int = 31,
     return float(compute + reads)
 
 
-def daily_runs_per_month() -> float:
-    """Both daily runs when idle: retention, and the monthly releases due."""
+# The reconciler's idle run: one query per status that expects a running execution (7), one
+# ListExecutions (Step Functions does not bill API calls), every 15 minutes.
+RECONCILE_RUNS = 31 * 24 * 4
+RECONCILE_QUERIES = 7
+
+
+def scheduled_runs_per_month() -> float:
+    """Every scheduled run when idle: retention and the monthly releases due (daily), and
+    the reconciler (every 15 minutes)."""
+    from chalicelib.domain.codes import STATUSES
+
     memory = memory_mb()
-    return (scheduled_per_month(memory.get("retention", 128))
-            + scheduled_per_month(memory.get("pathway", 128), queries=1))
+    return (scheduled_per_month(memory.get("retention", 128), queries=len(STATUSES))
+            + scheduled_per_month(memory.get("pathway", 128), queries=1)
+            + scheduled_per_month(memory.get("reconcile", 128), seconds=0.5,
+                                  runs=RECONCILE_RUNS, queries=RECONCILE_QUERIES))
 ALWAYS_ON_MARKERS = ("ProvisionedConcurrencyConfig", "CacheClusterEnabled\": true",
                      "ProvisionedThroughput", "\"NatGateway", "AWS::EC2::", "AWS::RDS::",
                      "AWS::ElastiCache::", "AWS::KMS::Key")

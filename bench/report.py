@@ -14,10 +14,10 @@ from bench.coldstart import ColdStart
 from bench.cost import (
     LOG_BYTES_PER_INVOCATION,
     Cost,
-    daily_runs_per_month,
     idle,
     memory_mb,
     prices,
+    scheduled_runs_per_month,
     storage_per_thousand_month,
 )
 from bench.intake import Intake
@@ -131,10 +131,10 @@ def _cost_rows(r: Results) -> list[Row]:
         template = (ROOT / "out" / "sam.json")
         text = template.read_text(encoding="utf-8") if template.exists() else ""
         _, always_on = idle(r.size.resources, text)
-        daily = daily_runs_per_month()
-        out.append(Row("cost when idle", "$0 in requests and compute, but for the daily "
-                       f"retention and release-reminder runs (at most ${daily:.4f} a month, "
-                       "inside Lambda's free "
+        scheduled = scheduled_runs_per_month()
+        out.append(Row("cost when idle", "$0 in requests and compute, but for the scheduled "
+                       "runs: retention and release reminders daily, the reconciler every 15 "
+                       f"minutes (at most ${scheduled:.4f} a month, inside Lambda's free "
                        "tier); DynamoDB storage + PITR and CloudWatch log storage" + (
                            f" (also found: {', '.join(always_on)})" if always_on else ""),
                        "$0 when idle", met(not always_on)))
@@ -411,11 +411,14 @@ def _idle_section(r: Results) -> list[str]:
         "|---|---|---|",
         *[f"| {name} | `{kind}` | {note} |" for name, kind, note in resource_rows],
         "",
-        ("Nothing in the template costs money just by existing, beyond stored data and two "
-         "daily runs: retention (31 invocations a month of at most 1 s at "
-         f"{memory_mb().get('retention', 128)} MB and 4 index queries each) and the monthly "
-         "releases due (31 of the pathway function, one index query each), at most "
-         f"${daily_runs_per_month():.4f} a month at list prices, inside "
+        ("Nothing in the template costs money just by existing, beyond stored data and the "
+         "scheduled runs: retention (31 invocations a month of at most 1 s at "
+         f"{memory_mb().get('retention', 128)} MB and one index query per status each), the "
+         "monthly releases due (31 of the pathway function, one index query each) and the "
+         "reconciler (every 15 minutes: 2,976 invocations a month of at most 0.5 s at "
+         f"{memory_mb().get('reconcile', 128)} MB, 7 index queries and one ListExecutions "
+         "each, reading index entries of open referrals only, never the table), at most "
+         f"${scheduled_runs_per_month():.4f} a month at list prices, inside "
          "Lambda's always-free tier. "
          if not always_on else f"Found always-on cost: {', '.join(always_on)}. ")
         + "Storage is the only figure that grows with time:",

@@ -76,7 +76,8 @@ FIELDS = {"operation": str, "error": str, "times": int, "recipient": str, "key":
 def arm(spec: dict[str, Any]) -> Fault:
     """Arm a fault from its JSON form; BadFault naming the field when it is not one."""
     if not isinstance(spec, dict):
-        raise BadFault("The body must be a JSON object")
+        raise BadFault('body: must be a JSON object, e.g. {"operation": "SendRawEmail", '
+                       '"error": "MessageRejected"}')
     unknown = sorted(set(spec) - set(FIELDS))
     if unknown:
         raise BadFault(f"{unknown[0]}: not a field of a fault (fields: {', '.join(FIELDS)})")

@@ -20,7 +20,13 @@ from chalicelib.domain.dates import iso, long_date, parse_iso
 from chalicelib.domain.errors import TransitionRefused
 from chalicelib.domain.records import StoredReferral
 from chalicelib.workflow import notices
-from chalicelib.workflow.failures import StepFailed, UnknownTask, classify
+from chalicelib.workflow.failures import (
+    AWSError,
+    StepFailed,
+    TransientError,
+    UnknownTask,
+    classify,
+)
 
 if TYPE_CHECKING:
     from chalicelib.bootstrap import Services
@@ -339,13 +345,15 @@ def run(svc: Services, event: Event) -> dict[str, Any]:
         return task(svc, event)
     except Exception as exc:
         named = classify(exc)
-        code = type(named).__name__ if named is not exc else "ServiceError"
+        # Already named for the state machine (an adapter raised TransientError itself).
+        known = named is not exc or isinstance(exc, (TransientError, AWSError))
+        code = type(named).__name__ if known else "ServiceError"
         about = {"task": name, "kind": event.get("kind"), "step": event.get("step"),
                  "code": code, "referral_id": event.get("referral_id")}
         # The raw error's text can hold an address (SES names the one it refused): the log
         # gets its type and where it happened, not its text.
         log.error("task %s failed: %s (%s)\n%s", name, code, type(exc).__name__,
                   "".join(traceback.format_tb(exc.__traceback__)))
-        if named is exc:
+        if not known:
             raise StepFailed(json.dumps(about)) from exc
         raise type(named)(json.dumps(about)) from exc
