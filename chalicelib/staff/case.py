@@ -33,7 +33,8 @@ DONE_MESSAGES = {
     "ask": "Your question has been sent to the referrer.",
     "note": "Your note has been added to the history.",
     "resend": "The email has been sent again, with a new link.",
-    "withdraw": "The referral has been withdrawn and the referrer told.",
+    "withdraw": "The referral has been withdrawn. The referrer is emailed to say so (the emails "
+                "below show when it went).",
     "resume": "The referral has been resumed: its pathway goes on from where it stopped.",
     "correct": "The address has been corrected.",
     "correct-resent": "The address has been corrected and the request sent to it, with a new "
