@@ -16,6 +16,7 @@ from chalice.app import Chalice, Rate
 from chalicelib.actions.routes import act
 from chalicelib.intake.routes import intake
 from chalicelib.staff.routes import staff
+from chalicelib.web.outage import guard_routes
 from chalicelib.web.routes import web
 
 app = Chalice(app_name="phb-pathway")
@@ -27,6 +28,8 @@ if os.environ.get("PHB_STAGE", "local") in ("local", "test"):
     from chalicelib.web.local import local
 
     app.register_blueprint(local)
+# A request that AWS fails under answers a plain page (or JSON error), never a bare 500.
+guard_routes(app)
 
 
 @app.lambda_function(name="pathway")

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from devstack import faults
-from tests.conftest import wait_for
+from devstack.outbox import sent_emails
+from tests.conftest import services, wait_for
 from tests.factories import make_referral
 from tests.http.test_staff_console import Staff, body, submit
 
@@ -68,8 +69,6 @@ def test_a_fault_fails_only_the_calls_it_names_and_only_as_often_as_armed(
         send("Jo.Patel@NHS.net")
     assert refused.value.response["Error"]["Code"] == "MessageRejected"
     assert send("jo.patel@nhs.net")  # armed once: the next goes
-    from devstack.outbox import sent_emails
-
     assert [e.to for e in sent_emails()].count("Jo.Patel@NHS.net") == 0  # nothing was sent
 
     # A DynamoDB write that fails does not happen.
@@ -103,8 +102,6 @@ def test_a_resend_that_ses_refuses_says_why_and_answers_no_500(staff: Staff, api
 
 def test_a_withdrawal_whose_email_fails_stands_and_the_workflow_sends_it(
         staff: Staff, api: Any) -> None:
-    from devstack.outbox import sent_emails
-
     reference = submit(api)
     referrer = make_referral()["referrer"]["email"]
     # The page's own send is refused; the workflow's, a moment later, goes.
@@ -113,3 +110,29 @@ def test_a_withdrawal_whose_email_fails_stands_and_the_workflow_sends_it(
     assert done.status_code == 303, body(done)
     assert wait_for(lambda: [e for e in sent_emails()
                              if e.to == referrer and "withdrawn" in e.subject])
+
+
+def test_a_request_aws_fails_under_answers_plainly_and_trying_again_works(
+        api: Any, client: Any) -> None:
+    referral = make_referral()
+    faults.arm({"operation": "TransactWriteItems", "error": "AccessDeniedException"})
+    refused = api(referral, headers={"Idempotency-Key": "try-again"})
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "60"
+    [error] = refused.json_body["errors"]
+    assert "Try again in a few minutes" in error["message"]
+    again = api(referral, headers={"Idempotency-Key": "try-again"})
+    assert again.status_code == 201
+    # A page: the same, as a page a person reads.
+    reference = again.json_body["reference"]
+    # Once its workflow waits for the referrer, only the page reads the referral.
+    wait_for(lambda: services().store.referrals.get(reference).waiting_step)
+    referrals = services().store.referrals
+    wait_for(lambda: len(emails := referrals.emails_sent(reference)) == 2 and all(
+        e.status == "delivered" for e in emails))  # and SES's delivery events are in
+    faults.arm({"operation": "GetItem", "error": "ProvisionedThroughputExceededException",
+                "times": 6, "key": reference})
+    page = client.http.get(f"/referrals/{reference}")
+    assert page.status_code == 503
+    text = body(page)
+    assert "Sorry, there is a problem with the service" in text
+    assert "Traceback" not in text and "ProvisionedThroughput" not in text
