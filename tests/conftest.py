@@ -87,14 +87,17 @@ class SessionStack:
         from devstack import stack
 
         sfn = boto3.client("stepfunctions", region_name=stack.REGION)
-        items = dynamodb.scan(TableName=created.table_name, ProjectionExpression="#r",
+        items = dynamodb.scan(TableName=created.table_name, ProjectionExpression="#r, #p",
                               FilterExpression="sk = :r", ExpressionAttributeNames={
-                                  "#r": "reference"},
+                                  "#r": "reference", "#p": "progress"},
                               ExpressionAttributeValues={":r": {"S": "REFERRAL"}})["Items"]
         for item in items:
-            with contextlib.suppress(Exception):  # never started, or finished already
-                sfn.stop_execution(executionArn=execution_arn(created.state_machine_arn,
-                                                              item["reference"]["S"]))
+            # Each attempt: a resumed referral runs as `<reference>-<attempt>`.
+            progress = json.loads(item.get("progress", {}).get("S", "{}"))
+            for attempt in range(1, int(progress.get("attempt", 1)) + 1):
+                with contextlib.suppress(Exception):  # never started, or finished already
+                    sfn.stop_execution(executionArn=execution_arn(
+                        created.state_machine_arn, item["reference"]["S"], attempt))
 
     def stop(self) -> None:
         if self.mock is not None:
