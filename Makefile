@@ -13,7 +13,7 @@ PORT ?= 8000
 STAGE ?= dev
 OUT := out
 
-.PHONY: help run test check lint package deploy clean bench screens browser asl
+.PHONY: help run test check lint package deploy clean bench screens browser asl faults
 
 help:
 	@echo "make run      run the whole system locally on http://$(HOST):$(PORT) (no AWS account needed)"
@@ -23,6 +23,7 @@ help:
 	@echo "make deploy   package and deploy to your AWS account (see README)"
 	@echo "make bench    measure speed, cost, scale and size; writes docs/PERFORMANCE.md"
 	@echo "make screens  screenshots of each page under docs/screens/"
+	@echo "make faults   the fault suite; writes its matrix to docs/FAULTS.md"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@if [ -z "$(PYTHON)" ]; then \
@@ -56,6 +57,10 @@ test: lint browser
 # generated-request fuzzing, no long pathway walks.
 check: lint
 	$(PY) -m pytest tests/unit tests/usecases tests/contract tests/http
+
+# The fault suite (part of `make test` too), writing what each fault led to: docs/FAULTS.md.
+faults: $(STAMP)
+	PHB_WRITE_FAULT_MATRIX=1 $(PY) -m pytest tests/faults -q
 
 # Write infra/pathway.asl.json again from its builder, infra/pathway.py.
 asl: $(STAMP)

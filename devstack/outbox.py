@@ -35,6 +35,11 @@ def _backend() -> Any:
     return ses_backends[DEFAULT_ACCOUNT_ID][region]
 
 
+# Each message parsed once: a test polling the outbox while hundreds of emails go out must not
+# parse every one of them again on every look.
+_parsed: dict[str, SentEmail] = {}
+
+
 def sent_emails() -> list[SentEmail]:
     """Every email sent so far, oldest first."""
     emails = []
@@ -42,23 +47,29 @@ def sent_emails() -> list[SentEmail]:
         raw = getattr(message, "raw_data", None)
         if raw is None:
             continue
-        parsed = message_from_bytes(raw.encode() if isinstance(raw, str) else raw,
-                                    policy=policy.default)
-        text_part = parsed.get_body(preferencelist=("plain",))
-        html_part = parsed.get_body(preferencelist=("html",))
-        emails.append(
-            SentEmail(
-                id=message.id,
-                to=str(parsed["To"]),
-                subject=str(parsed["Subject"]),
-                text=text_part.get_content() if text_part else "",
-                html=html_part.get_content() if html_part else "",
-                sent_at=parsedate_to_datetime(str(parsed["Date"])).isoformat(),
-                kind=str(parsed.get("X-PHB-Kind", "")),
-            )
-        )
+        email = _parsed.get(message.id)
+        if email is None:
+            email = _parsed[message.id] = _parse(message.id, raw)
+        emails.append(email)
     return emails
+
+
+def _parse(message_id: str, raw: str | bytes) -> SentEmail:
+    parsed = message_from_bytes(raw.encode() if isinstance(raw, str) else raw,
+                                policy=policy.default)
+    text_part = parsed.get_body(preferencelist=("plain",))
+    html_part = parsed.get_body(preferencelist=("html",))
+    return SentEmail(
+        id=message_id,
+        to=str(parsed["To"]),
+        subject=str(parsed["Subject"]),
+        text=text_part.get_content() if text_part else "",
+        html=html_part.get_content() if html_part else "",
+        sent_at=parsedate_to_datetime(str(parsed["Date"])).isoformat(),
+        kind=str(parsed.get("X-PHB-Kind", "")),
+    )
 
 
 def clear() -> None:
     _backend().sent_messages.clear()
+    _parsed.clear()
