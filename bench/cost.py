@@ -121,10 +121,11 @@ def scheduled_per_month(memory_mb: int, seconds: float = 1.0, runs: int = 31,
     return float(compute + reads)
 
 
-# The reconciler's idle run: one query per status that expects a running execution (7), one
-# ListExecutions (Step Functions does not bill API calls), every 15 minutes.
+# The reconciler's idle run: one query per status that expects a running execution (7) and one
+# of those needing attention, one ListExecutions (Step Functions does not bill API calls),
+# every 15 minutes.
 RECONCILE_RUNS = 31 * 24 * 4
-RECONCILE_QUERIES = 7
+RECONCILE_QUERIES = 8
 
 
 def scheduled_runs_per_month() -> float:

@@ -416,7 +416,7 @@ def _idle_section(r: Results) -> list[str]:
          f"{memory_mb().get('retention', 128)} MB and one index query per status each), the "
          "monthly releases due (31 of the pathway function, one index query each) and the "
          "reconciler (every 15 minutes: 2,976 invocations a month of at most 0.5 s at "
-         f"{memory_mb().get('reconcile', 128)} MB, 7 index queries and one ListExecutions "
+         f"{memory_mb().get('reconcile', 128)} MB, 8 index queries and one ListExecutions "
          "each, reading index entries of open referrals only, never the table), at most "
          f"${scheduled_runs_per_month():.4f} a month at list prices, inside "
          "Lambda's always-free tier. "

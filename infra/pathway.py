@@ -99,9 +99,8 @@ def ask(name: str, kind: str, step: str | None, *, wait_seconds: str, answer: st
     request, wait = comments
     step_of = {"step.$": "$.step"} if step is None else {"step": step}
     step_of["revision.$"] = revision
-    # Outside the sign-off map (whose steps expire) a wait that cannot expire is handed to
-    # the advisors after the last reminder, or when the execution nears its maximum age.
-    hands_over = marks
+    # Outside the sign-off map (whose steps expire) a wait is handed to the advisors after
+    hands_over = marks  # the last reminder, or when the execution nears its maximum age.
     choices = [{"Variable": "$.reminder.expired", "BooleanEquals": True, "Next": expired}]
     if hands_over:
         choices.append({"Variable": "$.reminder.handover", "BooleanEquals": True,
@@ -119,8 +118,9 @@ def ask(name: str, kind: str, step: str | None, *, wait_seconds: str, answer: st
                               result="$.reminder",
                               selector={"expired.$": "$.Payload.expired",
                                         **({"handover.$": "$.Payload.handover",
-                                            "code.$": "$.Payload.code",
-                                            "step.$": "$.Payload.step"} if hands_over else {})}),
+                                            "code.$": "$.Payload.code", "step.$": "$.Payload.step",
+                                            "reminders.$": "$.Payload.reminders"}
+                                           if hands_over else {})}),
         f"After{name}Reminder": {"Type": "Choice", "Choices": choices,
                                  "Default": f"Await{name}"},
         f"Route{name}": route(f"{answer}.outcome", outcomes, unexpected),

@@ -34,16 +34,34 @@ def _finish(svc: Services, reference: str, step: str) -> None:
     referral is handed to the advisors to resume: it never silently goes nowhere."""
     from chalicelib.workflow import recovery
 
-    referrals = svc.store.referrals
-    token = referrals.task_token(reference, step)
-    stored = referrals.get(reference)
-    outcome = pathway.outcome_if_done(stored, step)
-    if token and outcome and not svc.workflow.complete(token, outcome):
-        attempt = recovery.attempt_of(stored)
-        if svc.workflow.status(reference, attempt) not in ("RUNNING", None):
-            recovery.mark(svc, reference, "NotRunning",
-                          f"{STEP_DONE.get(step, 'A step was done')}, but the pathway was not "
-                          "running to go on from it.")
+    done = STEP_DONE.get(step, "A step was done")
+    try:
+        referrals = svc.store.referrals
+        token = referrals.task_token(reference, step)
+        stored = referrals.get(reference)
+        outcome = pathway.outcome_if_done(stored, step)
+        if token and outcome and not svc.workflow.complete(token, outcome):
+            attempt = recovery.attempt_of(stored)
+            if svc.workflow.status(reference, attempt) not in ("RUNNING", None):
+                recovery.mark(svc, reference, "NotRunning",
+                              f"{done}, but the pathway was not running to go on from it.")
+    except Exception as exc:
+        # What the person did is committed: it stands, and their page says so. The waiting
+        # execution could not be told, so the advisors resume the referral from there.
+        after_commit_failed(svc, reference, exc, f"{done}, but the pathway could not be told")
+
+
+def after_commit_failed(svc: Services, reference: str, exc: Exception, what: str) -> None:
+    """A step after a committed change failed (telling the waiting execution, say): the
+    change stands and the referral is handed to the advisors, with why in plain words."""
+    from chalicelib.workflow import recovery
+
+    code = recovery.code_of(exc)
+    log.warning("after a change to %s: %s (%s)", reference, code, type(exc).__name__)
+    try:
+        recovery.mark(svc, reference, code, f"{what}: {recovery.why(code)}.")
+    except Exception:  # even that: the reconciler finds it (the log says where)
+        log.exception("could not mark %s for the advisors", reference)
 
 
 STEP_DONE = {"referrer": "The referrer signed off", "manager": "The approving manager signed off",
@@ -114,7 +132,10 @@ def answer_question(svc: Services, stored: StoredReferral, actor: str, answer: s
     _change(svc, stored, "awaiting_sign_off", actor, "information_given",
             {"step": question["step"], "question": question["question"], "answer": answer},
             {"progress": progress}, using=using)
-    svc.store.referrals.reset_reminders(stored.reference, question["step"])
+    try:  # the approver's reminders count again from nought; not worth failing the answer
+        svc.store.referrals.reset_reminders(stored.reference, question["step"])
+    except Exception as exc:
+        log.warning("reminders of %s not reset: %s", stored.reference, type(exc).__name__)
     _finish(svc, stored.reference, "information")
 
 
@@ -260,8 +281,10 @@ def withdraw(svc: Services, stored: StoredReferral, actor: str, reason: str,
     from chalicelib.domain.referral import load_stored
     from chalicelib.workflow.notices import tell_referrer
 
+    # A referral withdrawn while paused is not paused any more: what stopped it is moot.
+    progress = {k: v for k, v in stored.recorded.items() if k != "attention"}
     _change(svc, stored, "withdrawn", actor, "withdrawn", {"reason": reason},
-            {"next_release_due": None}, using=using)
+            {"next_release_due": None, "progress": progress}, using=using)
     referrals = svc.store.referrals
     try:
         tell_referrer(svc, "withdrawn", referrals.get(stored.reference),
@@ -272,8 +295,13 @@ def withdraw(svc: Services, stored: StoredReferral, actor: str, reason: str,
         from chalicelib.workflow.recovery import code_of
 
         log.warning("the withdrawal email of %s failed: %s", stored.reference, code_of(exc))
-    ended = [svc.workflow.complete(token, "withdrawn")
-             for token in referrals.task_tokens(stored.reference).values()]
+    try:
+        ended = [svc.workflow.complete(token, "withdrawn")
+                 for token in referrals.task_tokens(stored.reference).values()]
+    except Exception as exc:
+        after_commit_failed(svc, stored.reference, exc,
+                            "The referral was withdrawn, but the pathway could not be told")
+        return
     if not any(ended) and stored.status == "needs_attention":
         # No execution waits to tell the referrer: a resumed one does (from "withdrawn").
         from chalicelib.workflow import recovery

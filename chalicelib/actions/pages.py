@@ -65,7 +65,6 @@ def _problem(problem: LinkProblem) -> Response:
 
 def _open(svc: Services, action: str, link_id: str) -> Opened:
     from chalicelib.domain.referral import load_stored
-    from chalicelib.workflow.notices import recipients
 
     link = links.look_up(svc.store.links, action, link_id)
     stored = svc.store.referrals.get(link.reference)
@@ -85,7 +84,24 @@ def _open(svc: Services, action: str, link_id: str) -> Opened:
                              and stored.status not in pathway.FINAL else "")
                           + ". Contact the PHB team if something needs to change.")
     if action in pathway.STANDING_LINKS:
+        # Kept by the referrer (and the person, for the agreement's copy): not by an address
+        # an advisor has since corrected away.
+        if find_address(link.recipient, [referral.referrer.email, referral.person.email or ""]
+                        ) is None:
+            raise LinkProblem(403, "This link is not for you",
+                              "It was sent to an address that has since been corrected. "
+                              "Contact the PHB team.")
         return Opened(link, stored, referral)
+    _check_step_link(svc, link, stored, referral)
+    return Opened(link, stored, referral)
+
+
+def _check_step_link(svc: Services, link: Link, stored: StoredReferral,
+                     referral: Referral) -> None:
+    """LinkProblem if a step's link cannot be used now: paused, replaced, not for its holder,
+    done already, or for a step not open."""
+    from chalicelib.workflow.notices import recipients
+
     if stored.status == "needs_attention":
         raise LinkProblem(409, "This referral is paused",
                           "The PHB team is sorting out a problem with it. You will get a new "
@@ -111,7 +127,6 @@ def _open(svc: Services, action: str, link_id: str) -> Opened:
                           "The request has changed since this email was sent (it is now: "
                           f"{codes.STATUSES[stored.status]}). You will get a new email when "
                           "it is your turn.")
-    return Opened(link, stored, referral)
 
 
 def decided_flags(svc: Services, stored: StoredReferral,

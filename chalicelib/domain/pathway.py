@@ -143,7 +143,12 @@ def _sign_off_outcome(referral: Progress, step: str) -> str | None:
         return "rejected"
     if status == "awaiting_information":
         asked = referral.recorded.get("question", {}).get("step")
-        return "more_information" if asked == step else None
+        if asked == step:
+            return "more_information"
+        # An approver before the one who asked has signed off already.
+        order = referral.approvers
+        before = step in order and asked in order and order.index(step) < order.index(asked)
+        return "approved" if before else None
     if status == "awaiting_sign_off":
         current = referral.step or ""
         if current == step or step not in referral.approvers:

@@ -80,7 +80,27 @@ def correct(svc: Services, stored: StoredReferral, referral: Referral, actor: st
     except TransitionRefused:
         return [FieldError(FIELD, "The referral changed meanwhile: look again and try once "
                                   "more")], "", ""
+    if chosen == "referrer":
+        _acknowledge_again(svc, stored.reference, actor)
     return [], who, step
+
+
+def _acknowledge_again(svc: Services, reference: str, actor: str) -> None:
+    """The acknowledgement again, to the referrer's corrected address: their links to withdraw
+    and to change the request (the old address's no longer work)."""
+    from chalicelib.domain.referral import load_stored
+    from chalicelib.workflow.notices import acknowledge
+    from chalicelib.workflow.recovery import code_of, why
+
+    stored = svc.store.referrals.get(reference)
+    try:
+        acknowledge(svc, stored, load_stored(stored.answers),
+                    key=f"acknowledgement:corrected {now_iso()}")
+    except Exception as exc:  # the correction stands; the advisor can send it again
+        code = code_of(exc)
+        svc.store.referrals.add_event(reference, "email_failed", actor,
+                                      {"step": "acknowledgement", "code": code,
+                                       "reason": why(code)})
 
 
 def _checked(svc: Services, referral: Referral, chosen: str,
@@ -94,6 +114,10 @@ def _checked(svc: Services, referral: Referral, chosen: str,
     context = {"settings": svc.settings}
     try:
         if chosen == "referrer":
+            manager = referral.approving_manager
+            if manager and same_mailbox(new, manager.email):
+                return [FieldError(FIELD, "Must not be the approving manager's address: the "
+                                          "manager signs off independently")], None, new
             updated = referral.model_copy(update={"referrer": Referrer.model_validate(
                 {**referral.referrer.model_dump(), "email": new}, context=context)})
         elif chosen == "manager" and referral.approving_manager:
@@ -109,6 +133,9 @@ def _checked(svc: Services, referral: Referral, chosen: str,
             updated = referral.model_copy(update={"person": referral.person.model_copy(
                 update={"email": new})})
         else:
+            if same_mailbox(new, referral.referrer.email):
+                return [FieldError(FIELD, "Must not be the referrer's own address: the panel "
+                                          "signs off independently")], None, new
             return [], None, TypeAdapter(Email).validate_python(new)
     except ValidationError as invalid:
         message = str(invalid.errors()[0]["msg"])
@@ -140,6 +167,8 @@ def resend(svc: Services, stored: StoredReferral, step: str, actor: str) -> list
     sent = request(svc, step, stored, load_stored(stored.answers), notice=f"resent {now_iso()}")
     svc.store.referrals.add_event(stored.reference, "email_resent", actor,
                                   {"step": step, "to": sent})
+    # Sent again: the step is chased afresh, its reminders counting again from nought.
+    svc.store.referrals.reset_reminders(stored.reference, step)
     return sent
 
 

@@ -106,9 +106,25 @@ def send(svc: Services, kind: str, stored: StoredReferral, to: list[str], notice
             reference=stored.reference,
         )
         message_id = svc.mailer.send(email)
-        referrals.record_email(stored.reference, key, address, email.subject, message_id)
+        record_sent(svc, stored.reference, key, address, email.subject, message_id)
         sent.append(address)
     return sent
+
+
+def record_sent(svc: Services, reference: str, key: str, to: str, subject: str,
+                message_id: str, attempts: int = 3) -> None:
+    """Record an email just sent, trying again: an email sent but not recorded goes again
+    when its task is retried (emails are at least once; this keeps the second rare)."""
+    import time
+
+    for attempt in range(attempts):
+        try:
+            svc.store.referrals.record_email(reference, key, to, subject, message_id)
+            return
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * 2 ** attempt)
 
 
 def request(svc: Services, step: str, stored: StoredReferral, referral: Referral, notice: str,
@@ -123,9 +139,10 @@ def request(svc: Services, step: str, stored: StoredReferral, referral: Referral
                 notice, step=step, link_action=ACTION_FOR_STEP[step])
 
 
-def acknowledge(svc: Services, stored: StoredReferral, referral: Referral) -> int:
-    """The referrer's acknowledgement: the reference, what happens next, a link to withdraw."""
-    key = "acknowledgement"
+def acknowledge(svc: Services, stored: StoredReferral, referral: Referral,
+                key: str = "acknowledgement") -> int:
+    """The referrer's acknowledgement: the reference, what happens next, a link to withdraw
+    (once per `key`: the referrer's address corrected, it goes again to the new one)."""
     referrals, settings = svc.store.referrals, svc.settings
     if referrals.email_already_sent(stored.reference, key):
         return 0
@@ -145,7 +162,7 @@ def acknowledge(svc: Services, stored: StoredReferral, referral: Referral) -> in
         amend_url=link_url(settings, "amend", amend_id),
     )
     message_id = svc.mailer.send(email)
-    referrals.record_email(stored.reference, key, email.to, email.subject, message_id)
+    record_sent(svc, stored.reference, key, email.to, email.subject, message_id)
     return 1
 
 
@@ -180,18 +197,22 @@ def tell_referrer(svc: Services, kind: str, stored: StoredReferral,
 
 
 def alert_advisors(svc: Services, reference: str,
-                   reason: str = "A step failed after retrying.") -> None:
+                   reason: str = "A step failed after retrying.", notice: str = "") -> bool:
     """Tell the advisors a referral needs attention, and why (in words with no personal data),
-    with a link to its case. If even that fails, record it: the staff worklist shows the
-    referral as needing attention all the same."""
+    with a link to its case; whether they were emailed now. If even that fails, record it:
+    the staff worklist shows the referral as needing attention all the same, and the
+    reconciler tries the email again."""
     stored = svc.store.referrals.get(reference)
     try:
-        send(svc, "needs_attention", stored, list(svc.settings.advisor_emails),
-             notice=stored.updated_at, page=staff_case(reference), reason=reason)
-    except Exception as exc:
-        log.exception("could not email the advisors about %s", reference)
+        # Once per marking (`notice`: when it was marked), however often it is tried.
+        return bool(send(svc, "needs_attention", stored, list(svc.settings.advisor_emails),
+                         notice=notice or stored.updated_at, page=staff_case(reference),
+                         reason=reason))
+    except Exception as exc:  # its text may name an address: the log gets its type
+        log.error("could not email the advisors about %s: %s", reference, type(exc).__name__)
         svc.store.referrals.add_event(reference, "advisor_alert_failed", "system",
                                       {"error": type(exc).__name__})
+        return False
 
 
 def staff_case(reference: str) -> str:

@@ -4,9 +4,10 @@ Two ways in, both through the pathway function:
 
 - `reconcile`, every 15 minutes (an EventBridge schedule): each referral whose status says an
   execution should be running (submitted, awaiting sign-off, ... reviewed) but none is, is
-  handed to the advisors (`recovery.mark`, which emails them once). It reads the status index
-  for those statuses and lists the running executions: a handful of requests when there is
-  nothing to do, never a scan of the table.
+  handed to the advisors (`recovery.mark`, which emails them once); and the advisors' email
+  about a referral needing attention that could not be sent then is sent now. It reads the
+  status index for those statuses and lists the running executions: a handful of requests when
+  there is nothing to do, never a scan of the table.
 - `execution_ended`, when Step Functions reports an execution failed, timed out or was
   stopped (an EventBridge rule): the referral is marked at once, not 15 minutes later.
 """
@@ -51,7 +52,21 @@ def reconcile(svc: Services, now: datetime | None = None) -> dict[str, Any]:
         code, reason = failure({"Error": "NotStarted" if status is None else status})
         if mark(svc, stored.reference, code, reason):
             marked.append(stored.reference)
-    return {"checked": len(rows), "marked": marked}
+    return {"checked": len(rows), "marked": marked, "alerted": _alert_again(svc)}
+
+
+def _alert_again(svc: Services) -> list[str]:
+    """The advisors' email about each referral needing attention, for any whose email could
+    not be sent when it was marked (each is sent once per marking: the rest cost a read)."""
+    from chalicelib.workflow.notices import alert_advisors
+
+    referrals, alerted = svc.store.referrals, []
+    for row in referrals.in_statuses(("needs_attention",)):
+        attention = referrals.get(row.reference).recorded.get("attention")
+        if attention and alert_advisors(svc, row.reference, attention["reason"],
+                                        notice=attention["at"]):
+            alerted.append(row.reference)
+    return alerted
 
 
 def execution_ended(svc: Services, event: dict[str, Any]) -> dict[str, Any]:

@@ -164,7 +164,7 @@ def mark(svc: Services, reference: str, code: str, reason: str, actor: str = SYS
         except TransitionRefused:
             continue
         log.warning("referral %s needs attention: %s", reference, code)
-        alert_advisors(svc, reference, reason)
+        alert_advisors(svc, reference, reason, notice=attention["at"])
         return True
     return False
 
@@ -194,6 +194,11 @@ RESUME_AT = {
     "funds_released": "review_schedule", "reviewed": "closure_schedule",
     "closed": "closed", "rejected": "rejected", "withdrawn": "withdrawn", "expired": "expired",
 }
+
+
+# Every step a referral can wait on, whose reminders a resume counts again.
+WAITED_ON = ("referrer", "manager", "panel", "advisor", "information", "agreement", "release",
+             "review", "closure")
 
 
 def resume_label(svc: Services, stored: StoredReferral) -> str:
@@ -237,6 +242,9 @@ def resume(svc: Services, stored: StoredReferral, actor: str) -> bool:
                              when={"updated_at": stored.updated_at})
     except TransitionRefused:
         return False
+    # The steps waited on are chased afresh: their reminders count again from nought.
+    for step in WAITED_ON:
+        referrals.reset_reminders(stored.reference, step)
     _start(svc, stored.reference, attempt)
     return True
 

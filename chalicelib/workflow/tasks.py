@@ -97,7 +97,15 @@ def resume(svc: Services, event: Event) -> dict[str, Any]:
     from chalicelib.workflow.recovery import RESUME_AT
 
     stored = svc.store.referrals.get(event["referral_id"])
-    return {**_intake(svc, stored), "next": RESUME_AT.get(stored.status, "unexpected")}
+    intake = _intake(svc, stored)
+    # Sign-off goes on from the approver it waits on (or who asked the open question): those
+    # before have signed off, and a question open is not theirs to answer.
+    current = stored.recorded.get("question", {}).get("step") \
+        if stored.status == "awaiting_information" else stored.step
+    if stored.status in ("awaiting_sign_off", "awaiting_information") \
+            and current in stored.approvers:
+        intake["approvers"] = list(stored.approvers[stored.approvers.index(current):])
+    return {**intake, "next": RESUME_AT.get(stored.status, "unexpected")}
 
 
 def after_amendment(svc: Services, event: Event) -> dict[str, Any]:
@@ -131,7 +139,8 @@ def notify(svc: Services, event: Event) -> dict[str, Any]:
         return {"sent": len(notices.agreement_copy(svc, stored, referral))}
     step = event.get("step") or stored.step or ""
     if kind == "sign_off_request":
-        step = stored.step or ""
+        # The map's item (one approver's turn), or the referral's step if none is given.
+        step = event.get("step") or stored.step or ""
         answered = any(e.what == "information_given" and e.detail.get("step") == step
                        for e in svc.store.referrals.history(stored.reference))
         kind = "sign_off_answered" if answered else kind

@@ -320,7 +320,7 @@ class Driver:
         # the test at the end) but the walk goes on, so the steps after are still proven.
         problems = []
         page = self.text(response)
-        if response.status_code >= 500 and "<html" not in page.lower():
+        if response.status_code >= 500 and not _says_what_to_do(response, page):
             problems.append(f"the person got a bare {response.status_code}: {page[:100]}")
         after = self.snapshot()
         if after != before:
@@ -584,3 +584,16 @@ class World:
             referrals.make_reference = original
 
         return undo
+
+
+def _says_what_to_do(response: Any, page: str) -> bool:
+    """A page a person reads, or for the API a JSON error whose message says what to do and
+    when to try again (Retry-After): not Chalice's bare `InternalServerError`."""
+    if "<html" in page.lower():
+        return True
+    try:
+        errors = json.loads(page).get("errors") or []
+    except (ValueError, AttributeError):
+        return False
+    return bool(errors) and "Try again" in errors[0].get("message", "") and bool(
+        response.headers.get("Retry-After"))

@@ -104,7 +104,8 @@ def test_a_transient_email_failure_is_retried_and_sent_once(api: Any) -> None:
     throttled = faults.arm({"operation": "SendRawEmail", "error": "Throttling", "times": 6,
                             "recipient": REFERRER})
     reference = submit(api, make_referral())
-    wait_for_acknowledgement(reference)
+    # botocore backs off up to 20 s between its own tries (random, doubling) before giving up.
+    wait_for_acknowledgement(reference, timeout=90)
     assert faults.armed() == [] and throttled.times == 0
     assert len([e for e in sent_emails() if "received" in e.subject]) == 1
     assert store().get(reference).status == "awaiting_sign_off"

@@ -149,6 +149,9 @@ def test_an_unanswered_release_is_handed_over_after_its_last_reminder(
     wait_for_status(reference, "needs_attention")
     held = store().get(reference)
     assert held.recorded["attention"]["code"] == "RemindersRanOut"
+    assert held.recorded["attention"]["reason"] == (
+        "The referral waited for a PHB advisor to record that the money was released through 3 "
+        "reminders with no answer.")
     assert held.recorded["attention"]["from"] == "agreement_accepted"
     assert len(emails_to(ADVISORS, "Reminder")) == 3
     execution = wait_for_execution(reference)

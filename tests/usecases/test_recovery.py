@@ -339,3 +339,75 @@ def test_retention_covers_every_referral_by_its_last_change(memory: Services) ->
         assert stored(memory, reference).answers == ""
     assert date.today()  # the facts stay for the reports
     assert all(stored(memory, r).facts for r in removed)
+
+
+# --- resuming where sign-off is ------------------------------------------------------------
+
+
+def over_500(svc: Services) -> str:
+    return submit(svc, approving_manager=JO, items=[{
+        "description": "Laptop", "category": "equipment", "supplier": "Shop",
+        "cost_pence": 60000, "recurrence": "one_off"}])
+
+
+def test_a_resume_during_a_question_waits_on_who_asked_not_who_signed_before(
+        memory: Services) -> None:
+    reference = over_500(memory)
+    commands.decide(memory, stored(memory, reference), "manager", MANAGER, "approved")
+    commands.decide(memory, stored(memory, reference), "panel", "phb-panel@example.org",
+                    "more_information", "Which gym?")
+    failed_step(memory, reference, "information_request", "information", "MessageRejected")
+    recovery.resume(memory, stored(memory, reference), ADVISORS)
+    resumed = tasks.run(memory, {"task": "resume", "referral_id": reference})
+    assert (resumed["next"], resumed["approvers"]) == ("sign_off", ["panel"])
+    # The manager, who signed off, is not asked again (their turn would be skipped anyway).
+    assert tasks.run(memory, {"task": "notify", "referral_id": reference, "step": "manager",
+                              "kind": "sign_off_request", "notice": "n"}) == {"sent": 0}
+
+
+def test_a_resumed_step_is_reminded_afresh(memory: Services) -> None:
+    reference = submit(memory)
+    for _ in range(3):
+        memory.store.referrals.count_reminder(reference, "referrer")
+    failed_step(memory, reference, "reminder", "referrer", "MessageRejected")
+    recovery.resume(memory, stored(memory, reference), ADVISORS)
+    assert memory.store.referrals.count_reminder(reference, "referrer") == 1
+
+
+def test_a_referrers_corrected_address_gets_new_links_and_the_old_ones_stop(
+        memory: Services) -> None:
+    reference = submit(memory, referrer={**make_referral()["referrer"],
+                                         "email": "sam.okafr@nhs.net"})
+    [first] = emails_to(memory, "sam.okafr@nhs.net", "received")
+    errors, _, _ = correct.correct(memory, stored(memory, reference),
+                                   _referral(memory, reference), ADVISORS,
+                                   {"whose": "referrer", "new_address": "sam.okafor@nhs.net"})
+    assert errors == []
+    [again] = emails_to(memory, "sam.okafor@nhs.net", "received")
+    with pytest.raises(links.LinkProblem):
+        pages._open(memory, "withdraw", link_of(first, "withdraw"))
+    assert pages._open(memory, "withdraw", link_of(again, "withdraw")).stored.reference \
+        == reference
+    assert stored(memory, reference).referrer_email == "sam.okafor@nhs.net"
+
+
+def test_the_referrer_cannot_be_corrected_to_the_managers_mailbox(memory: Services) -> None:
+    reference = over_500(memory)
+    errors, _, _ = correct.correct(memory, stored(memory, reference),
+                                   _referral(memory, reference), ADVISORS,
+                                   {"whose": "referrer", "new_address": "Jo.Patel+x@nhs.net"})
+    assert [e.field for e in errors] == ["new_address"]
+    errors, _, _ = correct.correct(memory, stored(memory, reference),
+                                   _referral(memory, reference), ADVISORS,
+                                   {"whose": "panel:0", "new_address": "sam.okafor@nhs.net"})
+    assert [e.field for e in errors] == ["new_address"]
+
+
+def test_withdrawing_a_paused_referral_ends_the_pause(memory: Services) -> None:
+    reference = submit(memory)
+    failed_step(memory, reference, "reminder", "referrer", "MessageRejected")
+    commands.withdraw(memory, stored(memory, reference), ADVISORS, "Moved away")
+    held = stored(memory, reference)
+    assert held.status == "withdrawn" and recovery.attention_of(held) is None
+    # Its email went from the page: nothing is left to resume.
+    assert emails_to(memory, "sam.okafor@nhs.net", "withdrawn")
