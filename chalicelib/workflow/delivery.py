@@ -90,6 +90,10 @@ def _when(stamp: Any) -> str:
         return now_iso()
 
 
+class NotYetRecorded(Exception):
+    """An SES event about a referral's email whose record is not written yet."""
+
+
 def record(svc: Services, event: dict[str, Any]) -> dict[str, Any]:
     """Record what an SES event says of one of the service's emails; flag its referral for
     the advisors when the email did not reach whoever the referral waits on."""
@@ -104,6 +108,11 @@ def record(svc: Services, event: dict[str, Any]) -> dict[str, Any]:
             email = referrals.email_by_message_id(report.reference, report.message_id)
         except NotFound:
             email = None
+        else:
+            if email is None:
+                # The referral's email, reported before its record was written (an instant
+                # reject): failing lets Lambda deliver the event again, a minute later.
+                raise NotYetRecorded(report.message_id)
     if email is None:
         # Not a referral's email (a staff sign-in, or one whose referral is gone). The message
         # id names no one; the address is never logged.
