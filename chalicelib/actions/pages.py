@@ -67,7 +67,10 @@ def _open(svc: Services, action: str, link_id: str) -> Opened:
     from chalicelib.domain.referral import load_stored
 
     link = links.look_up(svc.store.links, action, link_id)
-    stored = svc.store.referrals.get(link.reference)
+    found = svc.store.referrals.find(link.reference)
+    if found is None:  # a link outliving its referral: as good as unknown
+        raise LinkProblem(404, *links.ACTION_WORDING.unknown)
+    stored = found
     if not stored.answers:
         raise LinkProblem(410, "This referral's details are no longer held",
                           "They were removed under the retention policy. Contact the PHB team "
