@@ -99,6 +99,9 @@ IDLE = {
     "AWS::StepFunctions::StateMachine": "$0: Standard bills per transition; a waiting "
                                         "execution costs nothing",
     "AWS::SES::ConfigurationSet": "$0",
+    "AWS::SES::ConfigurationSetEventDestination": "$0: an event only when an email is sent "
+                                                  "(to the default bus: AWS service events "
+                                                  "are free)",
     "AWS::IAM::Role": "$0",
     "AWS::DynamoDB::Table": "storage and PITR per GB-month only (on-demand: no request, "
                             "no provisioned capacity)",

@@ -148,20 +148,13 @@ def wait_until(name: str, step: str, comments: tuple[str, str, str]) -> dict[str
     rather than a Wait state, so that a withdrawal meanwhile ends the execution at once."""
     schedule, wait, ended = comments
     return {
-        f"Schedule{name}": task("schedule", f"After{name}Scheduled", schedule,
+        # A wait that would end past the execution's maximum age fails the task with
+        # ExecutionTooOld: its catch hands the referral to the advisors, to resume.
+        f"Schedule{name}": task("schedule", f"WaitFor{name}", schedule,
                                 payload={"step": step, "started.$": STARTED},
                                 selector={"at.$": "$.Payload.at",
-                                          "seconds.$": "$.Payload.seconds",
-                                          "handover.$": "$.Payload.handover",
-                                          "step.$": "$.Payload.step"},
+                                          "seconds.$": "$.Payload.seconds"},
                                 result="$.schedule"),
-        f"After{name}Scheduled": {
-            "Type": "Choice",
-            "Comment": "A wait that would end past the execution's maximum age is handed to "
-                       "the advisors, who resume the referral as a new execution.",
-            "Choices": [{"Variable": "$.schedule.handover", "BooleanEquals": True,
-                         "Next": "HandOverSchedule"}],
-            "Default": f"WaitFor{name}"},
         f"WaitFor{name}": task("await", f"After{name}Due", wait,
                                payload={"step": f"{step}_due",
                                         "revision.$": "$.intake.revision"},
@@ -351,11 +344,6 @@ def definition() -> dict[str, Any]:
                                        "nears its maximum age: handed to the advisors.",
             "Parameters": {"Error.$": "$.reminder.code",
                            "Cause.$": "States.JsonToString($.reminder)"},
-            "ResultPath": "$.error", "Next": "NeedsAttention"},
-        "HandOverSchedule": {
-            "Type": "Pass", "Comment": "The wait would end past the execution's maximum age.",
-            "Parameters": {"Error": "ExecutionTooOld",
-                           "Cause.$": "States.JsonToString($.schedule)"},
             "ResultPath": "$.error", "Next": "NeedsAttention"},
         "NeedsAttention": {
             **task("mark_needs_attention", "Failed", "Marks the referral as needing a PHB "

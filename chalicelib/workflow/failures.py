@@ -8,6 +8,10 @@ class UnknownTask(Exception):
     pass
 
 
+class ExecutionTooOld(Exception):
+    """The wait ahead would outlast the execution's maximum age (Step Functions' year)."""
+
+
 class StepFailed(Exception):
     """A task failed for a reason of its own, not AWS's (its message says which task)."""
 

@@ -22,6 +22,7 @@ from chalicelib.domain.records import StoredReferral
 from chalicelib.workflow import notices
 from chalicelib.workflow.failures import (
     AWSError,
+    ExecutionTooOld,
     StepFailed,
     TransientError,
     UnknownTask,
@@ -269,12 +270,12 @@ def schedule(svc: Services, event: Event) -> dict[str, Any]:
     at = max(at, now)
     # The waiting task's timeout: a whole number of seconds, at least 1.
     seconds = max(1, math.ceil((at - now).total_seconds()))
-    # A wait that would end past the execution's maximum age is handed over instead.
+    # A wait that would end past the execution's maximum age is handed over instead (the
+    # task's catch marks the referral): a resume starts a new execution, a new year.
     started = event.get("started")
-    handover = bool(started) and at - _started(str(started)) > timedelta(
-        days=settings.execution_max_days)
-    return {"at": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "seconds": seconds, "handover": handover,
-            "step": event["step"]}
+    if started and at - _started(str(started)) > timedelta(days=settings.execution_max_days):
+        raise ExecutionTooOld(event["step"])
+    return {"at": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "seconds": seconds}
 
 
 def _when(value: str | None) -> datetime | None:
@@ -355,7 +356,8 @@ def run(svc: Services, event: Event) -> dict[str, Any]:
     except Exception as exc:
         named = classify(exc)
         # Already named for the state machine (an adapter raised TransientError itself).
-        known = named is not exc or isinstance(exc, (TransientError, AWSError))
+        known = named is not exc or isinstance(exc, (TransientError, AWSError,
+                                                     ExecutionTooOld))
         code = type(named).__name__ if known else "ServiceError"
         about = {"task": name, "kind": event.get("kind"), "step": event.get("step"),
                  "code": code, "referral_id": event.get("referral_id")}

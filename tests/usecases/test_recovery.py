@@ -221,9 +221,14 @@ def test_an_execution_near_its_maximum_age_is_handed_over(memory: Services) -> N
     result = tasks.run(memory, {"task": "remind", "referral_id": reference, "step": "review",
                                 "notice": "r", "revision": 0, "started": old})
     assert (result["handover"], result["code"]) == (True, "ExecutionTooOld")
-    closure = tasks.run(memory, {"task": "schedule", "referral_id": reference,
-                                 "step": "closure", "started": old})
-    assert closure["handover"] is True
+    from chalicelib.workflow.failures import ExecutionTooOld
+
+    with pytest.raises(ExecutionTooOld) as too_old:
+        tasks.run(memory, {"task": "schedule", "referral_id": reference, "step": "closure",
+                           "started": old})
+    code, reason = recovery.failure({"Error": "ExecutionTooOld", "Cause": json.dumps(
+        {"errorMessage": str(too_old.value)})})
+    assert (code, reason) == ("ExecutionTooOld", "The pathway had run for nearly a year.")
 
 
 # --- correcting an address --------------------------------------------------------------------
