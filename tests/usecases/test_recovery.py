@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -142,7 +142,7 @@ def test_every_status_resumes_at_the_step_it_waits_on(status: str, point: str) -
 # --- the reconciler ---------------------------------------------------------------------------
 
 
-def later(svc: Services, minutes: int = 10) -> datetime:
+def later(minutes: int = 10) -> datetime:
     return datetime.now(UTC) + timedelta(minutes=minutes)
 
 
@@ -153,12 +153,12 @@ def test_a_referral_stored_but_never_started_is_found_and_resumed(memory: Servic
         actor="x").reference  # the process died before StartExecution
     # A few minutes' grace: its execution may be starting.
     assert reconcile.reconcile(memory)["marked"] == []
-    assert reconcile.reconcile(memory, later(memory))["marked"] == [reference]
+    assert reconcile.reconcile(memory, later())["marked"] == [reference]
     held = stored(memory, reference)
     assert (held.status, held.recorded["attention"]["code"]) == ("needs_attention", "NotStarted")
     assert "The pathway did not start." in alerts(memory)[0].text
     # Found once: the next run tells nobody again.
-    assert reconcile.reconcile(memory, later(memory))["marked"] == []
+    assert reconcile.reconcile(memory, later())["marked"] == []
     assert len(alerts(memory)) == 1
     assert recovery.resume_label(memory, held) == "intake: working out who signs off"
 
@@ -167,7 +167,7 @@ def test_an_execution_stopped_while_the_referral_is_open_is_found(memory: Servic
     running = submit(memory)
     stopped = submit(memory)
     memory.workflow.end(stopped, "ABORTED")  # type: ignore[attr-defined]
-    assert reconcile.reconcile(memory, later(memory))["marked"] == [stopped]
+    assert reconcile.reconcile(memory, later())["marked"] == [stopped]
     assert stored(memory, running).status == "awaiting_sign_off"
     assert stored(memory, stopped).recorded["attention"]["reason"] == "The pathway was stopped."
 
@@ -342,7 +342,7 @@ def test_retention_covers_every_referral_by_its_last_change(memory: Services) ->
     assert sorted(removed) == sorted([waiting, stuck, ended])
     for reference in removed:
         assert stored(memory, reference).answers == ""
-    assert date.today()  # the facts stay for the reports
+    # The anonymous facts stay, for the reports.
     assert all(stored(memory, r).facts for r in removed)
 
 
