@@ -18,6 +18,7 @@ from chalicelib.intake.routes import intake
 from chalicelib.staff.routes import staff
 from chalicelib.web.outage import guard_routes
 from chalicelib.web.routes import web
+from chalicelib.web.security import install as secure_every_request
 
 app = Chalice(app_name="phb-pathway")
 for blueprint in (web, intake, act, staff):
@@ -28,6 +29,8 @@ if os.environ.get("PHB_STAGE", "local") in ("local", "test"):
     from chalicelib.web.local import local
 
     app.register_blueprint(local)
+# Same-origin checks on every change, security headers on every response.
+secure_every_request(app)
 # A request that AWS fails under answers a plain page (or JSON error), never a bare 500.
 guard_routes(app)
 

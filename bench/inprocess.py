@@ -84,9 +84,8 @@ def moto_stack(handler: Callable[..., Any],
 
 @contextlib.contextmanager
 def http_client() -> Iterator[Any]:
-    from chalice.test import Client
-
     import app
+    from devstack.testclient import browser_client
 
-    with Client(app.app, stage_name="local", project_dir=str(ROOT)) as client:
+    with browser_client(app.app, stage_name="local", project_dir=str(ROOT)) as client:
         yield client

@@ -85,11 +85,10 @@ def _resources(result: Size) -> None:
 
 def _first_page(result: Size) -> None:
     """GET /referral through the app (the test client: same handler, no AWS needed)."""
-    from chalice.test import Client
-
     import app
+    from devstack.testclient import browser_client
 
-    with Client(app.app, stage_name="local", project_dir=str(ROOT)) as client:
+    with browser_client(app.app, stage_name="local", project_dir=str(ROOT)) as client:
         response = client.http.get("/referral")
     assert response.status_code == 200, response.status_code
     body = response.body if isinstance(response.body, bytes) else response.body.encode()

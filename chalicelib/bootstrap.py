@@ -1,9 +1,10 @@
 """The composition root: the one place that knows which adapters the use cases get.
 
-`services()` builds the store (DynamoDB), the mailer (SES) and the workflow client (Step
-Functions) once per Lambda container for the settings in force, and every route and task passes
-them on. Their boto3 clients are made on first use, so a page that never calls AWS never loads
-boto3. Tests call `override` to run the same use cases on the in-memory adapters.
+`services()` builds the store (DynamoDB), the mailer (SES), the workflow client (Step
+Functions) and the hand-off to the pathway function (Lambda) once per Lambda container for the
+settings in force, and every route and task passes them on. Their boto3 clients are made on
+first use, so a page that never calls AWS never loads boto3. Tests call `override` to run the
+same use cases on the in-memory adapters.
 """
 
 from __future__ import annotations
@@ -14,17 +15,19 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from chalicelib.config import Settings, get_settings
-from chalicelib.domain.ports import Mailer, Store, Workflow
+from chalicelib.domain.ports import Background, Mailer, Store, Workflow
 
 
 @dataclass(frozen=True)
 class Services:
-    """What a use case may use: the settings, the store, the mailer and the workflow."""
+    """What a use case may use: the settings, the store, the mailer, the workflow, and the
+    pathway function for work a request hands off."""
 
     settings: Settings
     store: Store
     mailer: Mailer
     workflow: Workflow
+    background: Background
 
 
 Factory = Callable[[Settings], Services]
@@ -33,6 +36,7 @@ Factory = Callable[[Settings], Services]
 @lru_cache(maxsize=4)
 def _aws(settings: Settings) -> Services:
     from chalicelib.adapters.aws import LazyClient
+    from chalicelib.adapters.background import LambdaBackground
     from chalicelib.adapters.dynamo import DynamoStore
     from chalicelib.adapters.ses import SesMailer
     from chalicelib.adapters.stepfunctions import StepFunctionsWorkflow
@@ -43,6 +47,7 @@ def _aws(settings: Settings) -> Services:
         mailer=SesMailer(LazyClient("ses"), settings.sender_email, settings.service_name,
                          settings.ses_configuration_set),
         workflow=StepFunctionsWorkflow(LazyClient("stepfunctions"), settings.state_machine_arn),
+        background=LambdaBackground(LazyClient("lambda"), settings.pathway_function),
     )
 
 

@@ -31,6 +31,8 @@ BOUNDS: dict[str, tuple[int, int | None]] = {
     "referrer_signoff_below_pence": (1, None),
     "manager_signoff_up_to_pence": (1, None),
     "link_valid_days": (1, 60),
+    "sign_in_links_cap": (1, 100),
+    "acknowledgements_cap": (1, 1000),
     "reminder_after_seconds": (1, None),
     "reminders_before_escalation": (0, 10),
     "reminders_before_handover": (1, 100),
@@ -48,6 +50,8 @@ class Settings:
     stage: str = "local"
     table_name: str = "phb-pathway"
     state_machine_arn: str = ""
+    # The pathway Lambda function, which runs what a request hands off (a staff sign-in link).
+    pathway_function: str = ""
     sender_email: str = "phb-pathway@example.org"
     ses_configuration_set: str = ""
     public_base_url: str = "http://127.0.0.1:8000"
@@ -66,6 +70,11 @@ class Settings:
     # development key; unset anywhere else: staff sign-in is switched off (503), never unsigned.
     session_secret: str = field(default="", repr=False)
     link_valid_days: int = 7
+    # Emails to one address at most: sign-in links per 15 minutes, acknowledgements of a
+    # referral per hour. Past a cap nothing is sent, the page says the same, and the advisors
+    # see what was held back (the staff console's worklist).
+    sign_in_links_cap: int = 5
+    acknowledgements_cap: int = 20
     # Referrals that ended longer ago than this lose their personal data (the retention job);
     # their anonymous figures stay for the reports.
     retention_days: int = 8 * 365

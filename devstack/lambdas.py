@@ -85,6 +85,7 @@ __all__ = [
     "route_lambdas",
     "routed_functions",
     "uninstall",
+    "wait_for_events",
 ]
 
 LOG = logging.getLogger(__name__)
@@ -104,6 +105,7 @@ _lock = threading.RLock()
 _routes: dict[str, Handler] = {}
 _strict = False
 _originals: dict[str, Callable[..., Any]] = {}
+_events: list[threading.Thread] = []  # asynchronous invocations, for wait_for_events
 
 
 # --------------------------------------------------------------------------- context
@@ -227,12 +229,15 @@ def _patched_function_invoke(
     if invocation_type == "DryRun":
         return b""
     if invocation_type == "Event":
-        threading.Thread(
+        thread = threading.Thread(
             target=_run_handler,
             args=(handler, self, body),
             name=f"devstack-lambda-{self.function_name}",
             daemon=True,
-        ).start()
+        )
+        with _lock:
+            _events[:] = [t for t in _events if t.is_alive()] + [thread]
+        thread.start()
         return b""
 
     payload, errored = _run_handler(handler, self, body)
@@ -312,6 +317,18 @@ def uninstall(names: Iterable[str] | None = None) -> None:
         if not _routes:
             _strict = False
             _remove_patches()
+
+
+def wait_for_events(timeout: float = 20.0) -> None:
+    """Wait until every asynchronous (``Event``) invocation started so far has finished (a
+    test of what a hand-off did, or did not do). Raises TimeoutError if one is still running."""
+    deadline = time.monotonic() + timeout
+    with _lock:
+        started = list(_events)
+    for thread in started:
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            raise TimeoutError(f"{thread.name} still running after {timeout} s")
 
 
 def routed_functions() -> dict[str, Handler]:

@@ -34,6 +34,8 @@ def base_environment(public_base_url: str) -> dict[str, str]:
         "PHB_TABLE_NAME": TABLE_NAME,
         "PHB_SENDER_EMAIL": SENDER,
         "PHB_PUBLIC_BASE_URL": public_base_url,
+        # What a request hands off (a staff sign-in link) runs in the pathway function.
+        "PHB_PATHWAY_FUNCTION": PATHWAY_FUNCTION,
     }
 
 

@@ -137,11 +137,10 @@ def forget_settings() -> None:
 
 @pytest.fixture
 def client(aws_stack: Any) -> Iterator[Any]:
-    from chalice.test import Client
-
     import app as application
+    from devstack.testclient import browser_client
 
-    with Client(application.app, stage_name="local") as test_client:
+    with browser_client(application.app, stage_name="local") as test_client:
         yield test_client
 
 
@@ -162,14 +161,16 @@ def memory() -> Iterator[Any]:
     """The app's use cases on the in-memory store, mailer and workflow (no AWS at all); the
     same adapters serve every request of the test, whatever the settings."""
     from chalicelib import bootstrap
+    from chalicelib.adapters.background import InlineBackground
     from chalicelib.adapters.memory import MemoryMailer, MemoryStore
     from chalicelib.adapters.memory_workflow import MemoryWorkflow
     from chalicelib.config import get_settings
 
     store, mailer, workflow = MemoryStore(), MemoryMailer(), MemoryWorkflow()
     get_settings.cache_clear()
+    background = InlineBackground()
     with bootstrap.override(lambda settings: bootstrap.Services(settings, store, mailer,
-                                                                workflow)):
+                                                                workflow, background)):
         yield bootstrap.services()
     get_settings.cache_clear()
 
@@ -177,11 +178,10 @@ def memory() -> Iterator[Any]:
 @pytest.fixture
 def memory_client(memory: Any) -> Iterator[Any]:
     """The app through chalice.test.Client, on the in-memory adapters."""
-    from chalice.test import Client
-
     import app as application
+    from devstack.testclient import browser_client
 
-    with Client(application.app, stage_name="local") as test_client:
+    with browser_client(application.app, stage_name="local") as test_client:
         yield test_client
 
 

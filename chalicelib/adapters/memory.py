@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.adapters.memory_caps import MemoryCaps
 from chalicelib.adapters.memory_emails import MemoryEmails
 from chalicelib.domain.dates import now_iso
 from chalicelib.domain.errors import (
@@ -352,6 +353,7 @@ class MemoryStore:
     links: MemoryLinks = field(default_factory=MemoryLinks)
     sessions: MemorySessions = field(default_factory=MemorySessions)
     drafts: MemoryDrafts = field(default_factory=MemoryDrafts)
+    caps: MemoryCaps = field(default_factory=MemoryCaps)
     referrals: MemoryReferrals = field(init=False)
 
     def __post_init__(self) -> None:

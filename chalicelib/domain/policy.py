@@ -21,6 +21,12 @@ STAFF_SIGN_IN_LINK_SECONDS = 15 * 60
 ACTION_LINK_KEPT_SECONDS = 365 * DAY
 SIGN_IN_LINK_KEPT_SECONDS = 30 * DAY
 
+# The windows the email caps per address count in (their sizes are settings).
+SIGN_IN_CAP_SECONDS = 15 * 60
+ACKNOWLEDGEMENT_CAP_SECONDS = 3600
+# What the caps held back is shown to the advisors (the worklist) for a week.
+HELD_BACK_SHOWN_SECONDS = 7 * DAY
+
 # --- staff sessions -------------------------------------------------------------------------
 STAFF_SESSION_SECONDS = 8 * 3600
 

@@ -16,6 +16,7 @@ from chalicelib.domain.records import (
     Email,
     EmailRecord,
     Event,
+    HeldBack,
     Link,
     NewReferral,
     StoredReferral,
@@ -184,8 +185,23 @@ class Drafts(Protocol):
     def load(self, draft_id: str) -> dict[str, str] | None: ...
 
 
+class Caps(Protocol):
+    """How many emails of a kind each address was sent lately: a cap per address holds across
+    every Lambda instance, so a flood of requests cannot flood a mailbox."""
+
+    def take(self, kind: str, address: str, limit: int, window_seconds: int, now: int) -> bool:
+        """Count one more email of `kind` to `address` (ignoring case) and return True;
+        unless `limit` were counted in the `window_seconds` before `now`: then record it as
+        held back and return False."""
+        ...
+
+    def held_back(self, since: int) -> list[HeldBack]:
+        """The emails held back at or after `since`, per kind and address, newest first."""
+        ...
+
+
 class Store(Protocol):
-    """The four aggregates, each behind its own small interface."""
+    """The aggregates, each behind its own small interface."""
 
     @property
     def referrals(self) -> Referrals: ...
@@ -199,10 +215,20 @@ class Store(Protocol):
     @property
     def drafts(self) -> Drafts: ...
 
+    @property
+    def caps(self) -> Caps: ...
+
 
 class Mailer(Protocol):
     def send(self, email: Email) -> str:
         """Send the email; the message id. Errors propagate, so the workflow retries."""
+        ...
+
+
+class Background(Protocol):
+    def start(self, task: str, payload: dict[str, Any]) -> None:
+        """Have the pathway function run `task` with `payload` soon, not waiting for it: a
+        request answers in the same time whatever the task then finds to do."""
         ...
 
 

@@ -166,3 +166,13 @@ class Email:
     # The referral it is about (none for a staff sign-in): SES tags the message with it, so a
     # delivery event finds the email's record among that referral's.
     reference: str = ""
+
+
+@dataclass(frozen=True)
+class HeldBack:
+    """Emails of one kind not sent to one address because it had had its cap of them."""
+
+    kind: str  # "sign_in" or "acknowledgement"
+    address: str
+    count: int
+    last_at: str

@@ -16,7 +16,7 @@ from typing import Any
 from chalicelib.domain.errors import FieldError
 from chalicelib.domain.money import parse_pounds
 from chalicelib.domain.policy import REQOL_QUESTIONS
-from chalicelib.web.forms import is_number, parse_date
+from chalicelib.web.forms import ROW_LIMITS, is_number, parse_date
 
 
 @dataclass(frozen=True)
@@ -80,9 +80,12 @@ def field_path(name: str) -> str:
 
 
 def row_count(values: dict[str, str], prefix: str) -> int:
-    pattern = re.compile(rf"^{re.escape(prefix)}\.(\d+)\.")
+    """How many rows of `prefix` the values hold: one past the largest index named, never past
+    the form's limit (`parse_form` refuses such names; a draft saved before it may hold one)."""
+    limit = ROW_LIMITS.get(prefix, 0)
+    pattern = re.compile(rf"^{re.escape(prefix)}\.(\d{{1,2}})\.")
     indexes = [int(m.group(1)) for name in values if (m := pattern.match(name))]
-    return max(indexes) + 1 if indexes else 0
+    return min(limit, max(indexes) + 1) if indexes else 0
 
 
 def _row_is_blank(values: dict[str, str], prefix: str, index: int) -> bool:

@@ -25,7 +25,7 @@ def staff_sign_in_request() -> Response:
     from chalicelib.staff import sign_in
 
     request = staff.current_request
-    return sign_in.request_link(services(), body_of(request), request.headers)
+    return sign_in.request_link(services(), body_of(request))
 
 
 @staff.route("/staff/sign-in/{link_id}", methods=["GET"])
@@ -39,7 +39,7 @@ def staff_sign_in_confirm(link_id: str) -> Response:
 def staff_sign_in_use(link_id: str) -> Response:
     from chalicelib.staff import sign_in
 
-    return sign_in.use_link(services(), link_id, staff.current_request.headers)
+    return sign_in.use_link(services(), link_id)
 
 
 @staff.route("/staff/sign-out", methods=["POST"], content_types=FORM)

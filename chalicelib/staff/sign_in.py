@@ -1,17 +1,19 @@
 """Signing in to the staff console by a one-time emailed link.
 
 A person types their email; if it is on the staff list (`PHB_STAFF_EMAILS`) they are emailed a
-link that works once, for 15 minutes (the same one-time links as the action links'). The answer
-page is the same whether or not the address is on the list. Opening the link only shows a
+link that works once, for 15 minutes (the same one-time links as the action links'), at most
+`PHB_SIGN_IN_LINKS_CAP` in 15 minutes. The page answers the same, in the same time, whether or
+not the address is on the list: the request only hands the address to the pathway function,
+which checks it and sends the link a moment later. Opening the link only shows a
 "Sign in" button (mail scanners fetch links); its POST uses the link up and sets the session
 cookie (`sessions.py`).
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
 from chalice.app import Response
 
@@ -19,7 +21,7 @@ from chalicelib.actions import links
 from chalicelib.actions.links import SIGN_IN, LinkProblem, Wording
 from chalicelib.domain.errors import FieldError
 from chalicelib.domain.identifiers import sha256
-from chalicelib.domain.policy import STAFF_SIGN_IN_LINK_SECONDS
+from chalicelib.domain.policy import SIGN_IN_CAP_SECONDS, STAFF_SIGN_IN_LINK_SECONDS
 from chalicelib.staff.sessions import (
     encode_session,
     new_session,
@@ -33,8 +35,9 @@ from chalicelib.web.responses import form_context, page, redirect
 
 if TYPE_CHECKING:
     from chalicelib.bootstrap import Services
-    from chalicelib.config import Settings
 
+log = logging.getLogger(__name__)
+SEND_LINK_TASK = "sign_in_link"
 SIGN_IN_PATHS = ("/staff/sign-in", "/staff/sign-in/{link_id}")
 MINUTES = STAFF_SIGN_IN_LINK_SECONDS // 60
 USED = ("This sign-in link has already been used",
@@ -46,28 +49,6 @@ WORDING = Wording(
     expired=("This sign-in link has expired",
              f"Sign-in links work for {MINUTES} minutes. Ask for a new one."),
 )
-
-
-def from_another_site(headers: Any, settings: Settings) -> bool:
-    """True for a POST a browser sent from another site's page. The two sign-in forms carry no
-    CSRF token (nobody is signed in yet), so a page elsewhere could otherwise sign a visitor in
-    as someone else, or send sign-in emails in their name."""
-    fetch_site = (headers.get("sec-fetch-site") or "").lower()
-    if fetch_site:  # every current browser says where a request comes from
-        return fetch_site == "cross-site"
-    origin = (headers.get("origin") or "").strip()
-    # No Origin (not a browser) or "null" (what browsers send under this service's
-    # no-referrer policy): nothing to compare.
-    if not origin or origin == "null":
-        return False
-    ours = urlsplit(settings.public_base_url)
-    return origin.rstrip("/").lower() != f"{ours.scheme}://{ours.netloc}".lower()
-
-
-def _cross_site() -> Response:
-    return page("staff/problem.html", status=403, title="You cannot do that",
-                message="This form did not come from this service. Open the staff console's "
-                        "own sign-in page and try again.", sign_in=True)
 
 
 def _problem(problem: LinkProblem) -> Response:
@@ -101,12 +82,10 @@ def _check_email(text: str) -> str | FieldError:
                                    "name@nhs.net")
 
 
-def request_link(svc: Services, body: bytes, headers: Any) -> Response:
+def request_link(svc: Services, body: bytes) -> Response:
     """Email a sign-in link if the address is staff; the answer is the same either way."""
     if secret_for(svc.settings) is None:
         return not_configured()
-    if from_another_site(headers, svc.settings):
-        return _cross_site()
     try:
         posted = parse_form(body)
     except FormRejected as exc:
@@ -116,21 +95,35 @@ def request_link(svc: Services, body: bytes, headers: Any) -> Response:
     checked = _check_email(typed)
     if isinstance(checked, FieldError):
         return _email_form({"email": typed}, [checked], 422)
-    member = staff_member(checked, svc.settings)
-    if member is not None:
-        _send_link(svc, member)
+    # The same work whatever the address: whether it is staff's, and the link, are the
+    # pathway function's to find out after this page has answered, so the time this takes
+    # does not tell anyone which addresses are staff's.
+    svc.background.start(SEND_LINK_TASK, {"email": checked})
     return page("staff/check_email.html")
 
 
-def _send_link(svc: Services, email: str) -> None:
+def send_link_if_staff(svc: Services, email: str) -> dict[str, str]:
+    """The pathway function's task: email a sign-in link if `email` is on the staff list and
+    has not had its cap of links in the last 15 minutes (else it is held back, and the
+    advisors see that on the worklist)."""
     from chalicelib.web.render import render_email
 
     settings = svc.settings
+    member = staff_member(email, settings)
+    if member is None:
+        return {"sent": "no"}
+    if not svc.store.caps.take("sign_in", member, settings.sign_in_links_cap,
+                               SIGN_IN_CAP_SECONDS, int(time.time())):
+        log.warning("A sign-in link was held back: the address had %d in 15 minutes",
+                    settings.sign_in_links_cap)
+        return {"sent": "held back"}
+    email = member
     link_id = links.issue(svc.store.links, SIGN_IN, email, STAFF_SIGN_IN_LINK_SECONDS)
     svc.mailer.send(render_email(
         "sign_in", to=email, settings=settings, subject=f"Sign in to {settings.service_name}",
         link_url=f"{settings.public_base_url}/staff/sign-in/{link_id}", minutes=MINUTES,
         reference="staff sign-in"))
+    return {"sent": "yes"}
 
 
 def confirm_page(svc: Services, link_id: str) -> Response:
@@ -144,13 +137,11 @@ def confirm_page(svc: Services, link_id: str) -> Response:
     return page("staff/confirm.html")
 
 
-def use_link(svc: Services, link_id: str, headers: Any) -> Response:
+def use_link(svc: Services, link_id: str) -> Response:
     settings = svc.settings
     secret = secret_for(settings)
     if secret is None:
         return not_configured()
-    if from_another_site(headers, settings):
-        return _cross_site()
     try:
         link = links.look_up(svc.store.links, SIGN_IN, link_id, WORDING)
         if not svc.store.links.use(link.id_hash, int(time.time())):

@@ -3,13 +3,14 @@ its reference. Each view is one index query (never a scan)."""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from chalice.app import Response
 
 from chalicelib.domain import codes
 from chalicelib.domain.errors import BadPageToken, FieldError
-from chalicelib.domain.policy import MAX_REFERENCE_TYPED, PAGE_SIZE
+from chalicelib.domain.policy import HELD_BACK_SHOWN_SECONDS, MAX_REFERENCE_TYPED, PAGE_SIZE
 from chalicelib.domain.records import View
 from chalicelib.staff.sessions import StaffSession, require_staff
 from chalicelib.web.requests import query_of
@@ -17,6 +18,9 @@ from chalicelib.web.responses import form_context, page, redirect
 
 if TYPE_CHECKING:
     from chalicelib.bootstrap import Services
+
+
+HELD_BACK_KINDS = {"sign_in": "Staff sign-in links", "acknowledgement": "Referral acknowledgements"}
 
 
 def view_choices(svc: Services) -> list[dict[str, str]]:
@@ -79,8 +83,13 @@ def _worklist_page(svc: Services, session: StaffSession, view: View, after: str 
         status, after = 400, None
         errors = [FieldError("view", "That page link is not valid: start again from the first "
                                      "page")]
+    # Emails the caps per address held back this week: a flood of sign-in requests or of
+    # referrals naming one clinician, or a real person locked out, for an advisor to see.
+    held_back = svc.store.caps.held_back(int(time.time()) - HELD_BACK_SHOWN_SECONDS) \
+        if after is None else []
     return page(
         "staff/worklist.html", status=status, session=session, title="Referrals",
+        held_back=held_back, held_back_kinds=HELD_BACK_KINDS,
         rows=listed.rows, next_token=listed.next_page, view=view.kind, value=view.value,
         selected=f"{view.kind}:{view.value}", choices=view_choices(svc),
         first_page=after is None, typed=typed, anchor=lambda name: name,

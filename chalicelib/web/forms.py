@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs
 
-from chalicelib.domain.policy import MAX_BODY_BYTES, MAX_FORM_FIELD_CHARS, MAX_FORM_FIELDS
+from chalicelib.domain.policy import (
+    MAX_BODY_BYTES,
+    MAX_FORM_FIELD_CHARS,
+    MAX_FORM_FIELDS,
+    MAX_GOALS,
+    MAX_ITEMS,
+)
+
+# The form's lists and how many rows each may have. A field naming a row beyond them is
+# refused before anything loops over rows: a loop up to the largest index named would let a
+# 40-byte body (`items.1000000000000.description=a`) hold a Lambda to its timeout.
+ROW_LIMITS = {"goals": MAX_GOALS, "items": MAX_ITEMS}
+ROW_FIELD = re.compile(r"^(goals|items)\.([^.]*)\.")
 
 
 class FormRejected(Exception):
@@ -28,11 +41,31 @@ def parse_form(body: bytes) -> dict[str, str]:
     result = {}
     for name, values in fields.items():
         if len(values) != 1:
-            raise FormRejected(f"The form sent the field {name!r} more than once.")
+            raise FormRejected(f"The form sent the field {_shown(name)} more than once.")
         if len(values[0]) > MAX_FORM_FIELD_CHARS:
-            raise FormRejected(f"The answer in {name!r} is too long.")
+            raise FormRejected(f"The answer in {_shown(name)} is too long.")
+        _check_row(name)
         result[name] = values[0]
     return result
+
+
+def _check_row(name: str) -> None:
+    """Refuse a row index the form cannot have: not a plain number from 0 (no leading zero, so
+    one row has one name), or past the list's limit."""
+    match = ROW_FIELD.match(name)
+    if match is None:
+        return
+    index = match.group(2)
+    limit = ROW_LIMITS[match.group(1)]
+    if not (is_number(index) and len(index) <= 2 and (index == "0" or index[0] != "0")
+            and int(index) < limit):
+        raise FormRejected(f"The form sent a row that does not exist ({_shown(name)}). Go "
+                           "back and try again.")
+
+
+def _shown(name: str) -> str:
+    """A posted field's name as a message may quote it: short (names are the sender's text)."""
+    return repr(name if len(name) <= 40 else name[:40] + "…")
 
 
 def typed_text(posted: dict[str, str], name: str) -> str:

@@ -7,6 +7,7 @@ it twice; `notice` is the time the state machine entered the state that sends it
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.actions import links
@@ -14,6 +15,7 @@ from chalicelib.domain.codes import STEPS
 from chalicelib.domain.identity import find_address, independent_of
 from chalicelib.domain.pathway import ACTION_FOR_STEP
 from chalicelib.domain.policy import (
+    ACKNOWLEDGEMENT_CAP_SECONDS,
     AGREEMENT_COPY_LINK_DAYS,
     AMEND_LINK_DAYS,
     DAY,
@@ -150,6 +152,13 @@ def acknowledge(svc: Services, stored: StoredReferral, referral: Referral,
     if stored.flags:
         next_step += ADVISOR_STEP
     referrer = referral.referrer.email
+    if not svc.store.caps.take("acknowledgement", referrer, settings.acknowledgements_cap,
+                               ACKNOWLEDGEMENT_CAP_SECONDS, int(time.time())):
+        # Past the cap nothing is sent (a flood of referrals naming one clinician must not
+        # flood their mailbox); the case's history and the worklist say so to the advisors.
+        referrals.add_event(stored.reference, "acknowledgement_held_back", "system",
+                            {"to": referrer, "cap": settings.acknowledgements_cap})
+        return 0
     withdraw_id = links.issue(svc.store.links, "withdraw", referrer, WITHDRAW_LINK_DAYS * DAY,
                               reference=stored.reference, step="any")
     amend_id = links.issue(svc.store.links, "amend", referrer, AMEND_LINK_DAYS * DAY,

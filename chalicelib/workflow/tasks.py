@@ -318,6 +318,13 @@ def releases_due(svc: Services, event: Event) -> dict[str, Any]:
     return {"reminded": reminded}
 
 
+def sign_in_link(svc: Services, event: Event) -> dict[str, Any]:
+    """A staff sign-in link, handed off by the sign-in page (which answers without waiting)."""
+    from chalicelib.staff.sign_in import send_link_if_staff
+
+    return send_link_if_staff(svc, str(event.get("email", "")))
+
+
 TASKS: dict[str, Callable[[Services, Event], dict[str, Any]]] = {
     "record_intake": record_intake,
     "resume": resume,
@@ -328,6 +335,7 @@ TASKS: dict[str, Callable[[Services, Event], dict[str, Any]]] = {
     "schedule": schedule,
     "mark_needs_attention": mark_needs_attention,
     "releases_due": releases_due,
+    "sign_in_link": sign_in_link,
 }
 
 

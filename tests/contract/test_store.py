@@ -394,3 +394,42 @@ class TestRecordsAndSchedule:
         assert referrals.get(early).next_release_due is None
         assert referrals.releases_due("2027-06-30") == [late]
         assert never not in referrals.releases_due("2099-01-01")
+
+
+class TestCaps:
+    def test_an_address_is_sent_up_to_its_cap_then_held_back_and_shown(
+            self, store: Store) -> None:
+        now = int(time.time())
+        taken = [store.caps.take("sign_in", "Jo@Example.org", 3, 900, now + i)
+                 for i in range(5)]
+        assert taken == [True, True, True, False, False]
+        # The same mailbox however it is typed: one count.
+        assert not store.caps.take("sign_in", "jo@EXAMPLE.org", 3, 900, now + 6)
+        held = store.caps.held_back(now)
+        assert [(h.kind, h.address.lower(), h.count) for h in held] == [
+            ("sign_in", "jo@example.org", 3)]
+        assert held[0].last_at.startswith(iso(datetime.fromtimestamp(now + 6, UTC))[:19])
+
+    def test_the_window_slides_and_kinds_and_addresses_are_counted_apart(
+            self, store: Store) -> None:
+        now = int(time.time())
+        assert store.caps.take("sign_in", "jo@example.org", 2, 900, now)
+        assert store.caps.take("sign_in", "jo@example.org", 2, 900, now + 600)
+        assert not store.caps.take("sign_in", "jo@example.org", 2, 900, now + 899)
+        # The first left the window 900 s after it was sent: one more may go, not two.
+        assert store.caps.take("sign_in", "jo@example.org", 2, 900, now + 900)
+        assert not store.caps.take("sign_in", "jo@example.org", 2, 900, now + 901)
+        assert store.caps.take("acknowledgement", "jo@example.org", 2, 3600, now + 901)
+        assert store.caps.take("sign_in", "sam@example.org", 2, 900, now + 901)
+        assert store.caps.held_back(now + 902) == []
+        assert {h.kind for h in store.caps.held_back(now)} == {"sign_in"}
+
+    def test_many_at_once_never_send_more_than_the_cap(self, store: Store) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        now = int(time.time())
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            taken = list(pool.map(
+                lambda _: store.caps.take("sign_in", "jo@example.org", 3, 900, now), range(12)))
+        assert 1 <= taken.count(True) <= 3
+        assert store.caps.held_back(now)[0].count == taken.count(False)

@@ -16,6 +16,7 @@ from chalicelib.adapters import aws
 from chalicelib.config import get_settings, settings_from_environ
 from chalicelib.domain.identifiers import sha256
 from chalicelib.staff import sessions as staff
+from devstack import lambdas
 from devstack.outbox import sent_emails
 from tests.conftest import services
 
@@ -45,6 +46,7 @@ def link_ids(to: str) -> list[str]:
 def request_link(client: Any, email: str = STAFF) -> str:
     response = post(client, "/staff/sign-in", {"email": email})
     assert response.status_code == 200, body(response)
+    lambdas.wait_for_events()  # the pathway function sends the link after the page answers
     ids = link_ids(email.lower())
     assert ids, "no sign-in email"
     return ids[-1]
@@ -144,8 +146,10 @@ def test_an_unknown_link_is_404(client: Any, link_id: str) -> None:
 
 def test_an_unknown_address_looks_the_same_and_gets_no_email(client: Any) -> None:
     known = post(client, "/staff/sign-in", {"email": STAFF})
+    lambdas.wait_for_events()
     before = len(sent_emails())
     unknown = post(client, "/staff/sign-in", {"email": "someone.else@nhs.net"})
+    lambdas.wait_for_events()
     assert (unknown.status_code, body(unknown)) == (known.status_code, body(known))
     assert "If that address is on the staff list, we have sent a sign-in link" in body(known)
     assert len(sent_emails()) == before
