@@ -196,8 +196,9 @@ def require_staff(svc: Services, request: Any) -> StaffSession | Response:
 
     try:
         posted = parse_form(body_of(request))
-    except FormRejected:
-        return forbidden("The form could not be read. Go back and try again.")
+    except FormRejected as exc:
+        return page("staff/problem.html", status=400, title="There is a problem with the form",
+                    message=exc.message)
     token = posted.get("csrf", "")
     if not hmac.compare_digest(token.encode("utf-8"), session.csrf.encode("utf-8")):
         return forbidden("This form has expired or did not come from this service. Go back, "

@@ -298,8 +298,8 @@ def test_sign_in_forms_posted_from_another_site_are_refused(
     link_id = request_link(client)
     used = client.http.post(f"/staff/sign-in/{link_id}", body=b"", headers={**FORM, **headers})
     assert used.status_code == 403 and "Set-Cookie" not in used.headers
-    # The same link still works from the service's own page (whose no-referrer policy makes
-    # browsers send Origin: null).
+    # The same link still works from the service's own page: where a browser says
+    # Sec-Fetch-Site, that decides (whatever Origin it sends beside it).
     same_site = {"Origin": "null", "Sec-Fetch-Site": "same-origin"}
     signed_in = client.http.post(f"/staff/sign-in/{link_id}", body=b"",
                                  headers={**FORM, **same_site})
