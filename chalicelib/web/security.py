@@ -57,12 +57,20 @@ REFUSED = ("This form did not come from this service's own page, so nothing was 
 
 def install(app: Any) -> None:
     """Check every request's origin and add the security headers to every response."""
+
+    def secure(request: Request | None, get_response: Callable[[Any], Response]) -> Response:
+        return secured(app.routes, request, get_response)
+
     app.register_middleware(secure, "http")
 
 
-def secure(request: Request | None, get_response: Callable[[Any], Response]) -> Response:
-    """The middleware: refuse a change from another origin; headers on whatever is answered."""
-    if request is not None and request.method.upper() in STATE_CHANGING \
+def secured(routes: dict[str, dict[str, Any]], request: Request | None,
+            get_response: Callable[[Any], Response]) -> Response:
+    """The middleware: refuse a change from another origin; headers on whatever is answered.
+    A method the route does not have is left to Chalice's 405."""
+    method = request.method.upper() if request is not None else ""
+    if request is not None and method in STATE_CHANGING \
+            and method in routes.get(_route(request), {}) \
             and not from_this_service(request.headers, _route(request) in JSON_ROUTES):
         log.warning("Refused a %s to %s from another origin (Sec-Fetch-Site %r, Origin %r)",
                     request.method, _route(request), request.headers.get("sec-fetch-site"),
