@@ -143,3 +143,37 @@ def test_an_advisor_signs_in_finds_the_referral_adds_a_note_and_reads_the_report
         context.close()
         axe.close()
     assert axe.checked == journey.pages and len(journey.pages) == 7
+
+
+def test_a_form_on_another_site_cannot_post_to_the_service(
+    local_stack: Any, browser: Browser
+) -> None:
+    """Chromium posting this service's forms from a page elsewhere (it says so in
+    Sec-Fetch-Site: cross-site): refused, and nothing is sent or started."""
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(10_000)
+    evil = "http://another-site.test/"
+    forms = (
+        f'<form method="post" action="{local_stack.url}/staff/sign-in">'
+        '<input name="email" value="phb-advisors@example.org">'
+        '<button id="sign-in">Sign in</button></form>'
+        f'<form method="post" action="{local_stack.url}/referral/start">'
+        '<button id="start">Start</button></form>')
+    try:
+        page = context.new_page()
+        page.route(evil, lambda route: route.fulfill(
+            status=200, content_type="text/html",
+            body=f"<!doctype html><title>Another site</title>{forms}"))
+        before = len(json.loads(page.request.get(f"{local_stack.url}/dev/outbox.json").text()))
+        for button in ("#sign-in", "#start"):
+            page.goto(evil)
+            with page.expect_navigation():
+                page.click(button)
+            assert "did not come from this service" in page.content()
+            assert page.title().startswith("You cannot do that")
+        time.sleep(1)  # a sign-in link would have been handed off by now
+        after = json.loads(page.request.get(f"{local_stack.url}/dev/outbox.json").text())
+        assert len(after) == before
+        assert not [c for c in context.cookies(local_stack.url) if c["name"].startswith("phb")]
+    finally:
+        context.close()
