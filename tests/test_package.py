@@ -155,6 +155,16 @@ def test_the_reconciler_runs_every_15_minutes_with_the_state_machine_to_ask(
                    for a in actions)
 
 
+def test_the_web_function_may_hand_work_to_the_pathway_function_and_no_other(
+        template: dict[str, Any]) -> None:
+    api = resources_of_type(template, "AWS::Serverless::Function")["APIHandler"]
+    role = template["Resources"][api["Properties"]["Role"]["Fn::GetAtt"][0]]
+    invoking = [statement for statement in policy_statements(role["Properties"]["Policies"])
+                if "lambda:InvokeFunction" in statement["Action"]]
+    assert [(statement["Action"], statement["Resource"]) for statement in invoking] == [
+        ("lambda:InvokeFunction", {"Fn::GetAtt": ["Pathway", "Arn"]})]
+
+
 def test_the_pathway_function_reminds_of_monthly_releases_daily(
         template: dict[str, Any]) -> None:
     rule = resources_of_type(template, "AWS::Events::Rule")["ReleasesDueDaily"]["Properties"]
@@ -257,15 +267,18 @@ def test_functions_get_their_settings_from_the_template(template: dict[str, Any]
     from chalicelib.config import Settings
 
     assert {name[4:].lower() for name in settings} <= {f.name for f in fields(Settings)}
+    # The pathway function checks the staff list too: it sends the sign-in links the web
+    # function hands off. Only the web function signs staff sessions.
     assert set(pathway["Environment"]["Variables"]) == settings | {
-        "PHB_REMINDERS_BEFORE_HANDOVER"}
-    # Only the web function signs staff sessions and checks the staff list.
+        "PHB_REMINDERS_BEFORE_HANDOVER", "PHB_STAFF_EMAILS"}
     staff = {"PHB_STAFF_EMAILS", "PHB_SESSION_SECRET"}
     assert {name[4:].lower() for name in staff} <= {f.name for f in fields(Settings)}
-    assert set(api["Environment"]["Variables"]) == settings | staff | {"PHB_STATE_MACHINE_ARN"}
+    assert set(api["Environment"]["Variables"]) == settings | staff | {
+        "PHB_STATE_MACHINE_ARN", "PHB_PATHWAY_FUNCTION"}
     assert api["Environment"]["Variables"]["PHB_STATE_MACHINE_ARN"] == {
         "Ref": "PathwayStateMachine"
     }
+    assert api["Environment"]["Variables"]["PHB_PATHWAY_FUNCTION"] == {"Ref": "Pathway"}
 
 
 IMPORT_CHECK = """
