@@ -268,6 +268,17 @@ def test_functions_get_their_settings_from_the_template(template: dict[str, Any]
     }
 
 
+def test_every_function_is_told_its_deployed_stage(template: dict[str, Any]) -> None:
+    from chalicelib.config import DEPLOYED_STAGES
+
+    functions = resources_of_type(template, "AWS::Serverless::Function")
+    stages = {name: function["Properties"]["Environment"]["Variables"].get("PHB_STAGE")
+              for name, function in functions.items()}
+    # One stage for all, and one that a Lambda function serves in (without one, or with a
+    # local one, the app refuses every request).
+    assert len(set(stages.values())) == 1 and set(stages.values()) <= set(DEPLOYED_STAGES), stages
+
+
 IMPORT_CHECK = """
 import json, sys
 import app
