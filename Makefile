@@ -99,13 +99,23 @@ package: $(STAMP)
 	$(PY) infra/check_package.py $(OUT)/deployment.zip $(OUT)/sam.json requirements.txt
 	$(VENV)/bin/cfn-lint $(OUT)/sam.json --regions $(AWS_DEFAULT_REGION)
 
-deploy:
+# PARAMS (the stack's parameters, SessionSecret among them) reaches the recipe only through the
+# environment, never its text: make echoes a recipe's lines and `ps` shows its shell's. The aws
+# CLI reads the values from a file only this user can read, removed afterwards;
+# infra/deploy_parameters.py writes it and prints the parameters with SessionSecret hidden.
+deploy: export PARAMS ?=
+deploy: $(STAMP)
 	@aws --version >/dev/null 2>&1 || { echo "ERROR: make deploy needs the AWS CLI v2 (aws): see docs/DEPLOY.md" >&2; exit 1; }
 	@[ -n "$(BUCKET)" ] || { echo "ERROR: set BUCKET=<an S3 bucket in $(AWS_DEFAULT_REGION) for the deployment artefacts>, see docs/DEPLOY.md" >&2; exit 1; }
+	@$(PY) infra/deploy_parameters.py --check
 	$(MAKE) --no-print-directory package
 	aws cloudformation package --region $(AWS_DEFAULT_REGION) --template-file $(OUT)/sam.json --s3-bucket $(BUCKET) --output-template-file $(OUT)/packaged.json --use-json
-	aws cloudformation deploy --region $(AWS_DEFAULT_REGION) --template-file $(OUT)/packaged.json --s3-bucket $(BUCKET) \
-	  --stack-name phb-pathway-$(STAGE) --capabilities CAPABILITY_IAM --no-fail-on-empty-changeset \
-	  $(if $(strip $(PARAMS)),--parameter-overrides $(strip $(PARAMS)))
+	@parameters=$$(mktemp) && trap 'rm -f "$$parameters"' EXIT && \
+	  $(PY) infra/deploy_parameters.py "$$parameters" >/dev/null && \
+	  overrides=() && if [ -s "$$parameters" ]; then overrides=(--parameter-overrides "file://$$parameters"); fi && \
+	  echo "aws cloudformation deploy --stack-name phb-pathway-$(STAGE) ...$${overrides:+ --parameter-overrides (the parameters above)}" && \
+	  aws cloudformation deploy --region $(AWS_DEFAULT_REGION) --template-file $(OUT)/packaged.json --s3-bucket $(BUCKET) \
+	    --stack-name phb-pathway-$(STAGE) --capabilities CAPABILITY_IAM --no-fail-on-empty-changeset \
+	    "$${overrides[@]}"
 	aws cloudformation describe-stacks --region $(AWS_DEFAULT_REGION) --stack-name phb-pathway-$(STAGE) \
 	  --query "Stacks[0].Outputs[].[OutputKey,OutputValue]" --output table

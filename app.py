@@ -14,9 +14,10 @@ from typing import Any
 from chalice.app import Chalice, Rate
 
 from chalicelib.actions.routes import act
+from chalicelib.config import LOCAL_STAGES, stage_problem
 from chalicelib.intake.routes import intake
 from chalicelib.staff.routes import staff
-from chalicelib.web.outage import guard_routes
+from chalicelib.web.outage import guard_routes, refuse_routes
 from chalicelib.web.routes import web
 from chalicelib.web.security import install as secure_every_request
 
@@ -24,15 +25,23 @@ app = Chalice(app_name="phb-pathway")
 for blueprint in (web, intake, act, staff):
     app.register_blueprint(blueprint)
 
-# The outbox of every email sent exists only in the local stages: it is never deployed.
-if os.environ.get("PHB_STAGE", "local") in ("local", "test"):
-    from chalicelib.web.local import local
+# PHB_STAGE has no default: without a known one (or with a local one inside Lambda) every route
+# answers a plain 503 and the log says why; the other entry points fail at their first use of
+# the settings, saying the same.
+STAGE_PROBLEM = stage_problem(os.environ)
+if STAGE_PROBLEM is not None:
+    refuse_routes(app, STAGE_PROBLEM)
+else:
+    # The outbox of every email sent exists only in the local stages: it is never deployed.
+    if os.environ["PHB_STAGE"] in LOCAL_STAGES:
+        from chalicelib.web.local import local
 
-    app.register_blueprint(local)
-# Same-origin checks on every change, security headers on every response.
-secure_every_request(app)
-# A request that AWS fails under answers a plain page (or JSON error), never a bare 500.
-guard_routes(app)
+        app.register_blueprint(local)
+    # A request that AWS fails under answers a plain page (or JSON error), never a bare 500.
+    guard_routes(app)
+# Security headers on every response; same-origin checks on every change (a refused stage
+# changes nothing, and has no settings to say what its origin is).
+secure_every_request(app, check_origins=STAGE_PROBLEM is None)
 
 
 @app.lambda_function(name="pathway")

@@ -25,6 +25,10 @@ RULES_FILE = Path(__file__).with_name("funding_rules.json")
 # The population's ethnic groups that equality monitoring compares PHB holders with.
 POPULATION_FILE = Path(__file__).with_name("population.json")
 STAGES = ("local", "test", "dev", "prod")
+# The stages that run on a developer's machine: only these have the outbox of every email, the
+# fault switch and the development key for staff sessions.
+LOCAL_STAGES = ("local", "test")
+DEPLOYED_STAGES = ("dev", "prod")
 
 # Bounds of the whole-number settings: (least, most); None for no limit.
 BOUNDS: dict[str, tuple[int, int | None]] = {
@@ -47,7 +51,9 @@ BOUNDS: dict[str, tuple[int, int | None]] = {
 
 @dataclass(frozen=True)
 class Settings:
-    stage: str = "local"
+    # No default: a stage nobody chose must never be the local one (its outbox shows every
+    # email, and it signs staff sessions with a published key).
+    stage: str
     table_name: str = "phb-pathway"
     state_machine_arn: str = ""
     # The pathway Lambda function, which runs what a request hands off (a staff sign-in link).
@@ -125,7 +131,7 @@ class Settings:
 
     @property
     def is_local(self) -> bool:
-        return self.stage in ("local", "test")
+        return self.stage in LOCAL_STAGES
 
     @property
     def base_path(self) -> str:
@@ -182,8 +188,36 @@ def _parse(name: str, kind: Any, text: str) -> Any:
     return text
 
 
-def settings_from_environ(environ: dict[str, str] | os._Environ[str]) -> Settings:
-    """Build settings from `PHB_*` variables (e.g. `PHB_TABLE_NAME`); unknown ones are ignored."""
+Environ = dict[str, str] | os._Environ[str]
+
+
+def stage_problem(environ: Environ) -> str | None:
+    """Why a process with this environment must not serve, or None when its stage is fine.
+
+    PHB_STAGE has no default: a function deployed without it (or with a typo) must not fall
+    back to the local stage, whose outbox shows every email (staff sign-in links included) and
+    whose staff sessions are signed with a published key. Nor may a local stage run inside AWS
+    Lambda (the runtime sets AWS_LAMBDA_FUNCTION_NAME), as `chalice deploy --stage local` would.
+    """
+    stage = environ.get("PHB_STAGE", "")
+    in_lambda = bool(environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+    allowed = ", ".join(DEPLOYED_STAGES if in_lambda else STAGES)
+    if not stage:
+        return f"PHB_STAGE is not set: it must be one of {allowed}"
+    if stage not in STAGES:
+        return f"PHB_STAGE is {stage[:40]!r}: it must be one of {allowed}"
+    if in_lambda and stage in LOCAL_STAGES:
+        return (f"PHB_STAGE is {stage!r}, a stage for a developer's machine, in AWS Lambda: "
+                f"it must be one of {allowed}")
+    return None
+
+
+def settings_from_environ(environ: Environ) -> Settings:
+    """Build settings from `PHB_*` variables (e.g. `PHB_TABLE_NAME`); unknown ones are ignored.
+    PHB_STAGE is required (`stage_problem`)."""
+    problem = stage_problem(environ)
+    if problem is not None:
+        raise RuntimeError(f"Invalid configuration (PHB_STAGE): {problem}")
     values: dict[str, Any] = {}
     try:
         for setting in fields(Settings):

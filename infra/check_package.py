@@ -10,6 +10,8 @@ It reads the artefacts themselves, so it also catches a stale zip reused from a 
      through the vendor/ symlinks)
   5. no circular dependency between the template's resources (cfn-lint misses some that run
      through the API's definition body)
+  6. every function is told a stage it may serve in (PHB_STAGE dev or prod): without one, or
+     with a local one, the app answers every request with a 503 (`make package STAGE=local`)
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import json
 import re
 import sys
 import zipfile
+from pathlib import Path
 from typing import Any
 
 ARCH_IN_SO_NAME = {"x86_64": "x86_64", "arm64": "aarch64"}
@@ -135,13 +138,28 @@ def check_cycles(sam: dict[str, Any]) -> list[str]:
     return errors
 
 
+def check_stages(sam: dict[str, Any]) -> list[str]:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from chalicelib.config import DEPLOYED_STAGES
+
+    errors = []
+    for name, resource in sam["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            stage = resource["Properties"].get("Environment", {}).get("Variables", {}).get(
+                "PHB_STAGE")
+            if stage not in DEPLOYED_STAGES:
+                errors.append(f"{name}: PHB_STAGE is {stage!r}, not one of "
+                              f"{', '.join(DEPLOYED_STAGES)} (see .chalice/config.json)")
+    return errors
+
+
 def main(zip_path: str, sam_path: str, requirements: str) -> int:
     with zipfile.ZipFile(zip_path) as zf, open(sam_path, encoding="utf-8") as f:
         sam = json.load(f)
         names = zf.namelist()
         binary_errors, target = check_binaries(names, sam)
         errors = (check_pins(names, requirements) + check_wheels(zf, names) + binary_errors
-                  + check_layout(names) + check_cycles(sam))
+                  + check_layout(names) + check_cycles(sam) + check_stages(sam))
     if errors:
         print("PACKAGE CHECK FAILED:\n  " + "\n  ".join(errors), file=sys.stderr)
         return 1

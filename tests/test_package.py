@@ -281,6 +281,48 @@ def test_functions_get_their_settings_from_the_template(template: dict[str, Any]
     assert api["Environment"]["Variables"]["PHB_PATHWAY_FUNCTION"] == {"Ref": "Pathway"}
 
 
+def test_the_api_stage_throttles_every_method_by_the_stack_parameters(
+        template: dict[str, Any]) -> None:
+    [api] = resources_of_type(template, "AWS::Serverless::Api").values()
+    assert api["Properties"]["MethodSettings"] == [{
+        "ResourcePath": "/*", "HttpMethod": "*",
+        "ThrottlingRateLimit": {"Ref": "ApiRateLimit"},
+        "ThrottlingBurstLimit": {"Ref": "ApiBurstLimit"}}]
+    rate, burst = (template["Parameters"][name] for name in ("ApiRateLimit", "ApiBurstLimit"))
+    assert (rate["Type"], rate["Default"], burst["Type"], burst["Default"]) == (
+        "Number", 20, "Number", 40)
+    # Never 0 (that would turn the service off), and within API Gateway's account limits.
+    assert rate["MinValue"] == burst["MinValue"] == 1
+    assert (rate["MaxValue"], burst["MaxValue"]) == (10000, 5000)
+
+
+def keys_anywhere(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        return set(node).union(*(keys_anywhere(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(keys_anywhere(item) for item in node))
+    return set()
+
+
+def test_no_function_reserves_concurrency(template: dict[str, Any]) -> None:
+    # Reserving fails to deploy on a new account: Lambda keeps a minimum unreserved (100 on a
+    # standard account), more than a new account's whole limit may be (10). The API's
+    # throttling bounds public traffic instead.
+    assert resources_of_type(template, "AWS::Serverless::Function")
+    assert "ReservedConcurrentExecutions" not in keys_anywhere(template)
+
+
+def test_every_function_is_told_its_deployed_stage(template: dict[str, Any]) -> None:
+    from chalicelib.config import DEPLOYED_STAGES
+
+    functions = resources_of_type(template, "AWS::Serverless::Function")
+    stages = {name: function["Properties"]["Environment"]["Variables"].get("PHB_STAGE")
+              for name, function in functions.items()}
+    # One stage for all, and one that a Lambda function serves in (without one, or with a
+    # local one, the app refuses every request).
+    assert len(set(stages.values())) == 1 and set(stages.values()) <= set(DEPLOYED_STAGES), stages
+
+
 IMPORT_CHECK = """
 import json, sys
 import app

@@ -1,7 +1,8 @@
 """Routes that exist only in the local stage: the outbox of every email sent, and the fault
 switch that makes the app's next AWS calls fail (devstack/faults.py).
 
-app.py registers this Blueprint only when PHB_STAGE is local or test, so it is never deployed.
+app.py registers this Blueprint only when PHB_STAGE is local or test (and not inside AWS
+Lambda), so it is never deployed.
 """
 
 from __future__ import annotations

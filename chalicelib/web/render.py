@@ -35,11 +35,12 @@ def environment(compiled: bool = True) -> Any:
         select_autoescape,
     )
 
+    from chalicelib.config import LOCAL_STAGES
     from chalicelib.domain import codes, policy
     from chalicelib.web.filters import FILTERS
 
     loaders: list[BaseLoader] = []
-    deployed = os.environ.get("PHB_STAGE", "local") not in ("local", "test")
+    deployed = os.environ.get("PHB_STAGE") not in LOCAL_STAGES
     for folder in (COMPILED, COMPILED_IN_REPO):
         if compiled and (deployed or folder == COMPILED) and folder.is_dir():
             loaders.append(ModuleLoader(str(folder)))

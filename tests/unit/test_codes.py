@@ -31,7 +31,7 @@ def test_every_status_and_step_has_words() -> None:
 
 
 def test_tier_labels_are_worded_from_the_thresholds() -> None:
-    assert Settings().tier_labels == {
+    assert Settings(stage="test").tier_labels == {
         "referrer": "Referring professional (under £250)",
         "manager": "Approving manager (£250 to £500)",
         "panel": "Manager and Oversight Panel (over £500)"}

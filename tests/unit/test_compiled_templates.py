@@ -20,7 +20,7 @@ def test_compiled_templates_render_the_same_page(tmp_path: Path, template: str,
     target = tmp_path / "compiled_templates"
     subprocess.run([sys.executable, str(ROOT / "infra" / "compile_templates.py"), str(target)],
                    check=True, capture_output=True)
-    context = {"settings": Settings(), "base": "", "expired": False, "sections": [],
+    context = {"settings": Settings(stage="test"), "base": "", "expired": False, "sections": [],
                "title": "T", "message": "M <b>"}
     from_source = render.environment(compiled=False).get_template(template).render(**context)
     monkeypatch.setattr(render, "COMPILED", target)

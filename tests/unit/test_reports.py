@@ -18,7 +18,7 @@ from chalicelib.domain import reports
 from chalicelib.web.charts import bar_chart
 
 START, END = date(2026, 4, 1), date(2026, 6, 30)
-TIERS = Settings().tier_labels
+TIERS = Settings(stage="test").tier_labels
 POPULATION = {"area": "Testborough", "source": "made up for the test",
               "shares": {"white": 0.5, "mixed": 0.1, "asian": 0.2, "black": 0.1, "other": 0.1}}
 
@@ -271,7 +271,7 @@ def test_shown_values() -> None:
 
 
 def test_the_configured_population_file_is_valid(tmp_path: Any) -> None:
-    population = load_population(Settings().population_file)
+    population = load_population(Settings(stage="test").population_file)
     assert population["shares"]["black"] == 0.22  # DOMAIN.md: 22% of the borough's people
     bad = tmp_path / "population.json"
     bad.write_text('{"area": "x", "source": "y", "shares": {"white": 0.9}}')
@@ -284,7 +284,7 @@ def test_tier_labels_follow_the_configured_thresholds() -> None:
                                                      TIERS)[1].rows}
     assert "Referring professional (under £250)" in default
     assert "Approving manager (£250 to £500)" in default
-    tiers = Settings(referrer_signoff_below_pence=40000,
+    tiers = Settings(stage="test", referrer_signoff_below_pence=40000,
                      manager_signoff_up_to_pence=80050).tier_labels
     tier_table = reports.all_reports(FACTS, START, END, POPULATION, tiers)[1]
     assert [row[0] for row in tier_table.rows][:3] == [

@@ -7,11 +7,11 @@ from datetime import date
 
 import pytest
 
-from chalicelib.config import Settings
+from chalicelib.config import STAGES, Settings
 from chalicelib.domain import dates, funding, identifiers, money
 from chalicelib.domain.referral import Item
 
-RULES = Settings().funding_rules
+RULES = Settings(stage="test").funding_rules
 
 
 def item(description: str = "Gym membership", category: str = "membership",
@@ -209,7 +209,32 @@ def test_a_bad_setting_stops_start_up_naming_the_variable(environ: dict[str, str
     from chalicelib.config import settings_from_environ
 
     with pytest.raises(RuntimeError, match=named):
-        settings_from_environ(environ)
+        settings_from_environ({"PHB_STAGE": "test", **environ})
+
+
+@pytest.mark.parametrize("environ", [
+    {},
+    {"PHB_STAGE": ""},
+    {"PHB_STAGE": "Prod"},
+    # A local stage deployed to Lambda (`chalice deploy --stage local`).
+    {"PHB_STAGE": "local", "AWS_LAMBDA_FUNCTION_NAME": "phb-pathway-dev-APIHandler"},
+    {"PHB_STAGE": "test", "AWS_LAMBDA_FUNCTION_NAME": "phb-pathway-dev-Pathway"},
+])
+def test_settings_need_a_stage_chosen_for_where_they_run(environ: dict[str, str]) -> None:
+    from chalicelib.config import settings_from_environ
+
+    with pytest.raises(RuntimeError, match="PHB_STAGE") as refused:
+        settings_from_environ({"PHB_SESSION_SECRET": "s" * 40, **environ})
+    allowed = ("dev", "prod") if "AWS_LAMBDA_FUNCTION_NAME" in environ else STAGES
+    assert str(refused.value).endswith("must be one of " + ", ".join(allowed))
+
+
+def test_a_deployed_stage_runs_in_lambda() -> None:
+    from chalicelib.config import settings_from_environ
+
+    settings = settings_from_environ({"PHB_STAGE": "prod",
+                                      "AWS_LAMBDA_FUNCTION_NAME": "phb-pathway-prod-APIHandler"})
+    assert settings.stage == "prod" and not settings.is_local
 
 
 def test_the_catalogue_caps_count_per_person_with_what_they_had_before() -> None:

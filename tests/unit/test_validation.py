@@ -13,7 +13,7 @@ from chalicelib.domain.validation import label_for, message_for, validate_referr
 from tests.factories import make_referral, with_change
 from tests.validation_cases import CASES, IDS
 
-SETTINGS = Settings()
+SETTINGS = Settings(stage="test")
 
 
 @pytest.mark.parametrize("path, value, field, words", CASES, ids=IDS)
