@@ -32,6 +32,16 @@ CASES = [
     ("how_phb_helps", "x" * 2001, "how_phb_helps", "2000 characters or fewer"),
     ("referrer.team", "Line one\nline two", "referrer.team", "single line"),
     ("how_phb_helps", "bad \x00 byte", "how_phb_helps", "control characters"),
+    # Characters nobody can see (chalicelib/domain/text.py), names with no letter, and
+    # addresses SES cannot send to.
+    ("person.first_name", "\u200b", "person.first_name", "invisible or control characters"),
+    ("items.0.description", "Gym \u202epihsrebmem", "items.0.description",
+     "invisible or control characters"),
+    ("goals.0.goal", "\ufeffSwim weekly", "goals.0.goal", "invisible or control characters"),
+    ("referrer.role", "Care\tcoordinator", "referrer.role", "invisible or control characters"),
+    ("person.last_name", "---", "person.last_name", "at least one letter"),
+    ("referrer.name", "123", "referrer.name", "at least one letter"),
+    ("person.email", "ñoño@exämple.com", "person.email", "accented or non-English letters"),
     ("alternatives_considered", ..., "alternatives_considered", "Enter"),
     ("person.borough", "hackney", "person.borough", "Select"),
     ("person.ethnicity", "Q", "person.ethnicity", "Select"),

@@ -13,7 +13,7 @@ from chalicelib.domain.errors import FieldError
 from chalicelib.domain.money import format_pence
 from chalicelib.domain.policy import MAX_ITEMS, MAX_TEXT
 from chalicelib.domain.records import StoredReferral
-from chalicelib.web.forms import typed_text
+from chalicelib.web.forms import checked_text, typed_text
 from chalicelib.web.responses import form_context
 
 if TYPE_CHECKING:
@@ -51,6 +51,25 @@ def _manager(posted: dict[str, str], settings: Settings,
     return manager.model_dump(mode="json")
 
 
+def _checked_items(items: list[dict[str, Any]], settings: Settings
+                   ) -> tuple[list[dict[str, Any]], list[FieldError]]:
+    """The items typed, checked and made one form as intake checks them (the amended referral
+    is then read as stored, which keeps what it holds as it was; a refused item as typed), and
+    their errors."""
+    from chalicelib.domain.referral import Item
+    from chalicelib.domain.validation import field_errors, validation_context
+
+    checked, errors = [], []
+    for index, item in enumerate(items):
+        try:
+            checked.append(Item.model_validate(item, context=validation_context(settings))
+                           .model_dump(mode="json"))
+        except ValidationError as exc:
+            errors += field_errors(exc, f"items.{index}")
+            checked.append(item)
+    return checked, errors
+
+
 def read(posted: dict[str, str], referral: Referral, settings: Settings
          ) -> tuple[Referral | None, str, dict[str, str], list[FieldError]]:
     """The referral as amended, why, the form's values (rows renumbered) and the errors."""
@@ -60,16 +79,19 @@ def read(posted: dict[str, str], referral: Referral, settings: Settings
 
     values = _without_removed(posted)
     items, errors = items_from_form(values)
-    reason = typed_text(posted, "reason")
+    reason, reason_error = checked_text(posted, "reason", "the reason")
     if not reason:
         errors.append(FieldError("reason", "Enter why the items are changing"))
+    elif reason_error:
+        errors.append(reason_error)
     elif len(reason) > MAX_TEXT:
         errors.append(FieldError("reason", f"Must be {MAX_TEXT} characters or fewer"))
     if not items:
         errors.append(FieldError("items", "Keep at least one item: to end the PHB, withdraw "
                                           "it instead"))
     data = referral.model_dump(mode="json")
-    data["items"] = items
+    data["items"], item_errors = _checked_items(items, settings)
+    errors = merge_errors(errors, item_errors)
     manager = _manager(posted, settings, errors)
     if manager:
         data["approving_manager"] = manager

@@ -12,7 +12,11 @@ from chalicelib.domain.errors import FieldError
 from chalicelib.domain.money import parse_pounds
 from chalicelib.domain.policy import MAX_TEXT, MAX_TYPED_NAME, REQOL_QUESTIONS, REQOL_SCORES
 from chalicelib.domain.referral import Referral
-from chalicelib.web.forms import typed_text
+from chalicelib.web.forms import checked_text
+
+# What each typed answer is called at the start of a message about what it holds.
+WHAT = {"reason": "the reason", "question": "your question", "answer": "your answer",
+        "name": "your name", "reference": "the payment reference", "notes": "the notes"}
 
 
 class Checked:
@@ -23,17 +27,26 @@ class Checked:
         self.errors: list[FieldError] = []
         self.done: dict[str, Any] = {}
 
-    def need_text(self, name: str, message: str, limit: int = MAX_TEXT) -> str:
-        value = typed_text(self.posted, name)
+    def need_text(self, name: str, message: str, limit: int = MAX_TEXT, *,
+                  one_line: bool = False, a_name: bool = False) -> str:
+        """Typed text that must be there (`message` when it is not), `limit` characters at
+        most; several lines unless `one_line`, and with a letter when it is `a_name`."""
+        value, error = checked_text(self.posted, name, WHAT[name], one_line=one_line,
+                                    a_name=a_name)
         if not value:
             self.errors.append(FieldError(name, message))
+        elif error:
+            self.errors.append(error)
         elif len(value) > limit:
             self.errors.append(FieldError(name, f"Must be {limit} characters or fewer"))
         return value
 
     def optional_text(self, name: str) -> str:
-        value = typed_text(self.posted, name)
-        if len(value) > MAX_TEXT:  # refused, never cut short
+        """Typed text of several lines that may be left blank."""
+        value, error = checked_text(self.posted, name, WHAT[name])
+        if error:
+            self.errors.append(error)
+        elif len(value) > MAX_TEXT:  # refused, never cut short
             self.errors.append(FieldError(name, f"Must be {MAX_TEXT} characters or fewer"))
         return value
 
@@ -105,7 +118,7 @@ def _agreement(form: Checked, referral: Referral, step: str) -> None:
         form.done["decline"] = True
         return
     form.done["name"] = form.need_text("name", "Type your full name to accept the agreement",
-                                       MAX_TYPED_NAME)
+                                       MAX_TYPED_NAME, a_name=True)
     form.ticked("accept", "Tick the box to say you accept the agreement")
 
 
@@ -122,7 +135,8 @@ def _release(form: Checked, referral: Referral, step: str) -> None:
     form.done["on"] = form.past_date("on", "the date the money was released")
     form.done["how"] = form.choice("how", tuple(codes.RELEASE_METHODS),
                                    "Select how the money was released")
-    form.done["reference"] = form.need_text("reference", "Enter the payment reference", 100)
+    form.done["reference"] = form.need_text("reference", "Enter the payment reference", 100,
+                                            one_line=True)
     form.ticked("released", "Tick the box to confirm the money was released")
 
 

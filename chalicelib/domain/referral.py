@@ -3,16 +3,20 @@
 `validate_referral` (in `chalicelib/domain/validation.py`) is the one entry point; this module
 holds the shapes and the rules each field checks on its own. The validation context carries the
 settings (allowed referrer domains) and today's date; a stored referral is read back with
-`load_stored`, which skips the rules relative to today.
+`load_stored`, which skips the rules relative to today and keeps its text and addresses as they
+were checked when taken in. Text is made one form and refused when it holds characters nobody
+can see (`chalicelib/domain/text.py`); an address must be one SES can send to
+(`identity.sendable_address`).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 
-from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -25,7 +29,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from chalicelib.domain import dates, identifiers, money, policy
+from chalicelib.domain import dates, identifiers, identity, money, policy, text
 from chalicelib.domain.codes import (
     Borough,
     BudgetManagement,
@@ -40,20 +44,26 @@ if TYPE_CHECKING:
 
 # --- field types -------------------------------------------------------------------------------
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_CONTROL_ONE_LINE = re.compile(r"[\x00-\x1f\x7f]")
+
+def _checked(clean: Callable[[str], str]) -> Callable[[str, ValidationInfo], str]:
+    """A field validator of `clean` (chalicelib/domain/text.py), its refusal the field's error.
+    A stored referral's text is read back as it was kept: it was checked when it was taken in,
+    perhaps under older rules, and reading it must not fail."""
+
+    def validate(value: str, info: ValidationInfo) -> str:
+        if _is_stored(info):
+            return value
+        try:
+            return clean(value)
+        except text.Refused as refused:
+            raise PydanticCustomError(refused.code, refused.message) from None
+
+    return validate
 
 
-def _one_line(value: str) -> str:
-    if _CONTROL_ONE_LINE.search(value):
-        raise PydanticCustomError("control_characters", "must be a single line of text")
-    return value
-
-
-def _multi_line(value: str) -> str:
-    if _CONTROL.search(value):
-        raise PydanticCustomError("control_characters", "must not contain control characters")
-    return value.replace("\r\n", "\n")
+_one_line = _checked(partial(text.clean, multi_line=False))
+_multi_line = _checked(partial(text.clean, multi_line=True))
+_name = _checked(text.clean_name)
 
 
 def _iso_date(value: Any) -> Any:
@@ -67,7 +77,8 @@ def _iso_date(value: Any) -> Any:
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 # A line of text (no line breaks) and a paragraph (line breaks kept), each 1 to N characters.
-Name = Annotated[str, Strict(), Field(min_length=1, max_length=100), AfterValidator(_one_line)]
+# A person's name is a line of text with at least one letter.
+Name = Annotated[str, Strict(), Field(min_length=1, max_length=100), AfterValidator(_name)]
 ShortText = Annotated[str, Strict(), Field(min_length=1, max_length=120),
                       AfterValidator(_one_line)]
 ItemText = Annotated[str, Strict(), Field(min_length=1, max_length=200),
@@ -93,19 +104,13 @@ def _phone(value: str) -> str:
 Phone = Annotated[str, Strict(), Field(min_length=1, max_length=30), AfterValidator(_phone)]
 
 
-def _email(value: str) -> str:
-    try:
-        return validate_email(value, check_deliverability=False).normalized
-    except EmailNotValidError:
-        raise PydanticCustomError(
-            "email", "must be an email address in the correct format, like name@nhs.net"
-        ) from None
+_email = _checked(identity.sendable_address)
 
 
 def _work_email(value: str, info: ValidationInfo) -> str:
     if _is_stored(info):  # checked when it was taken in; the allowed domains may change since
         return value
-    normalised = _email(value)
+    normalised = _email(value, info)
     domain = normalised.rsplit("@", 1)[1].lower()
     allowed = _settings(info).allowed_referrer_domains
     if not any(domain == d or domain.endswith("." + d) for d in allowed):

@@ -73,7 +73,8 @@ CHOICE_FIELDS = {
 }
 # Our own PydanticCustomError messages, which read as "<Label> <message>".
 _CUSTOM = {
-    "control_characters", "phone", "email", "email_domain", "nhs_number", "postcode",
+    "control_characters", "no_letter", "phone", "email", "email_ascii", "email_domain",
+    "nhs_number", "postcode",
     "date_in_future", "under_18", "too_old", "date_in_past", "too_far", "months_one_off",
     "months_missing", "consent",
 }

@@ -20,7 +20,7 @@ from chalicelib.domain.errors import FieldError
 from chalicelib.domain.policy import MAX_TEXT
 from chalicelib.domain.records import StoredReferral
 from chalicelib.staff.sessions import StaffSession, require_staff
-from chalicelib.web.forms import typed_text
+from chalicelib.web.forms import checked_text
 from chalicelib.web.requests import query_of
 from chalicelib.web.responses import download, form_context, page, redirect
 
@@ -231,10 +231,16 @@ def _amend(svc: Services, session: StaffSession, stored: StoredReferral) -> Resp
     return redirect(f"/staff/referrals/{stored.reference}?done=amend-{result.needed}")
 
 
+# What each typed answer is called at the start of a message about what it holds.
+WHAT = {"ask_question": "your question", "note": "the note", "withdraw_reason": "the reason"}
+
+
 def _text(posted: dict[str, str], name: str, message: str, errors: list[FieldError]) -> str:
-    text = typed_text(posted, name)
+    text, error = checked_text(posted, name, WHAT[name])
     if not text:
         errors.append(FieldError(name, message))
+    elif error:
+        errors.append(error)
     elif len(text) > MAX_TEXT:
         errors.append(FieldError(name, f"Must be {MAX_TEXT} characters or fewer"))
     return text

@@ -106,43 +106,43 @@ def _acknowledge_again(svc: Services, reference: str, actor: str) -> None:
 def _checked(svc: Services, referral: Referral, chosen: str,
              new: str) -> tuple[list[FieldError], str | None, str]:
     """The field errors of the new address, the answers with it (None for a panel member's,
-    kept beside the answers) and the address as it is kept (its domain in lower case)."""
+    kept beside the answers) and the address as it is kept (in its ASCII form, its domain in
+    lower case). Only the address is checked: the rest of the answers was checked when taken
+    in, perhaps under older rules, and is kept as it is."""
     from pydantic import TypeAdapter, ValidationError
 
-    from chalicelib.domain.referral import ApprovingManager, Email, Referrer
+    from chalicelib.domain.referral import Email, WorkEmail
 
-    context = {"settings": svc.settings}
     try:
-        if chosen == "referrer":
-            manager = referral.approving_manager
-            if manager and same_mailbox(new, manager.email):
-                return [FieldError(FIELD, "Must not be the approving manager's address: the "
-                                          "manager signs off independently")], None, new
-            updated = referral.model_copy(update={"referrer": Referrer.model_validate(
-                {**referral.referrer.model_dump(), "email": new}, context=context)})
-        elif chosen == "manager" and referral.approving_manager:
-            if same_mailbox(new, referral.referrer.email):
-                return [FieldError(FIELD, "Must not be the referrer's own address: the approving "
-                                          "manager signs off independently")], None, new
-            updated = referral.model_copy(update={
-                "approving_manager": ApprovingManager.model_validate(
-                    {**referral.approving_manager.model_dump(), "email": new},
-                    context=context)})
-        elif chosen == "person":
-            new = TypeAdapter(Email).validate_python(new)
-            updated = referral.model_copy(update={"person": referral.person.model_copy(
-                update={"email": new})})
+        if chosen in ("referrer", "manager"):
+            new = TypeAdapter(WorkEmail).validate_python(new, context={"settings": svc.settings})
         else:
-            if same_mailbox(new, referral.referrer.email):
-                return [FieldError(FIELD, "Must not be the referrer's own address: the panel "
-                                          "signs off independently")], None, new
-            return [], None, TypeAdapter(Email).validate_python(new)
+            new = TypeAdapter(Email).validate_python(new)
     except ValidationError as invalid:
         message = str(invalid.errors()[0]["msg"])
         return [FieldError(FIELD, message[:1].upper() + message[1:])], None, new
-    kept = {"referrer": updated.referrer.email, "person": updated.person.email or new,
-            "manager": updated.approving_manager.email if updated.approving_manager else new}
-    return [], updated.model_dump_json(), kept[chosen]
+    manager = referral.approving_manager
+    if chosen == "referrer":
+        if manager and same_mailbox(new, manager.email):
+            return [FieldError(FIELD, "Must not be the approving manager's address: the "
+                                      "manager signs off independently")], None, new
+        updated = referral.model_copy(update={"referrer": referral.referrer.model_copy(
+            update={"email": new})})
+    elif chosen == "manager" and manager:
+        if same_mailbox(new, referral.referrer.email):
+            return [FieldError(FIELD, "Must not be the referrer's own address: the approving "
+                                      "manager signs off independently")], None, new
+        updated = referral.model_copy(update={"approving_manager": manager.model_copy(
+            update={"email": new})})
+    elif chosen == "person":
+        updated = referral.model_copy(update={"person": referral.person.model_copy(
+            update={"email": new})})
+    else:
+        if same_mailbox(new, referral.referrer.email):
+            return [FieldError(FIELD, "Must not be the referrer's own address: the panel "
+                                      "signs off independently")], None, new
+        return [], None, new
+    return [], updated.model_dump_json(), new
 
 
 def _waiting_on(svc: Services, stored: StoredReferral, referral: Referral, before: str) -> str:

@@ -68,7 +68,9 @@ def _email_form(values: dict[str, str], errors: list[FieldError], status: int) -
 
 
 def _check_email(text: str) -> str | FieldError:
-    from email_validator import EmailNotValidError, validate_email
+    """The address typed as every address is kept (one SES can send to), or the error."""
+    from chalicelib.domain.identity import sendable_address
+    from chalicelib.domain.text import Refused
 
     text = text.strip()
     if not text:
@@ -76,10 +78,12 @@ def _check_email(text: str) -> str | FieldError:
     if len(text) > 254:
         return FieldError("email", "Email address must be 254 characters or fewer")
     try:
-        return str(validate_email(text, check_deliverability=False).normalized)
-    except EmailNotValidError:
-        return FieldError("email", "Enter an email address in the correct format, like "
-                                   "name@nhs.net")
+        return sendable_address(text)
+    except Refused as refused:
+        if refused.code == "email":
+            return FieldError("email", "Enter an email address in the correct format, like "
+                                       "name@nhs.net")
+        return FieldError("email", f"Email address {refused.message}")
 
 
 def request_link(svc: Services, body: bytes) -> Response:

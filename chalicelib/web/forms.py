@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs
 
+from chalicelib.domain import text
+from chalicelib.domain.errors import FieldError
 from chalicelib.domain.policy import (
     MAX_BODY_BYTES,
     MAX_FORM_FIELD_CHARS,
@@ -71,6 +73,23 @@ def _shown(name: str) -> str:
 def typed_text(posted: dict[str, str], name: str) -> str:
     """A text box's answer, trimmed, with browsers' line endings made plain."""
     return posted.get(name, "").strip().replace("\r\n", "\n")
+
+
+def checked_text(posted: dict[str, str], name: str, what: str, *, one_line: bool = False,
+                 a_name: bool = False) -> tuple[str, FieldError | None]:
+    """A text box's answer, trimmed and made one form (`chalicelib/domain/text.py`), and the
+    field error when it holds characters nobody can see, a line break in a line of text, or,
+    for a person's name, no letter. `what` begins the message ("the reason"). A blank answer
+    has no error here: whether one is needed is the form's to say."""
+    value = typed_text(posted, name)
+    if not value:
+        return value, None
+    try:
+        if a_name:
+            return text.clean_name(value), None
+        return text.clean(value, multi_line=not one_line), None
+    except text.Refused as refused:
+        return value, FieldError(name, f"{what[:1].upper()}{what[1:]} {refused.message}")
 
 
 def is_number(text: str) -> bool:

@@ -63,15 +63,16 @@ def _refusing(path: str, problem: str) -> Callable[..., Any]:
     def refused(*args: Any, **kwargs: Any) -> Any:
         from chalice.app import Response
 
-        from chalicelib.web.responses import SECURITY_HEADERS, json_response
+        from chalicelib.web.responses import json_response
 
         log.error("%s refused: %s", path, problem)
         if path.startswith("/api/"):
             return json_response({"errors": [{"field": "", "message": UNAVAILABLE}]},
                                  status=503, headers={"Cache-Control": "no-store"})
         return Response(body=UNAVAILABLE_PAGE, status_code=503,
+                        # The security headers are added by chalicelib/web/security.py.
                         headers={"Content-Type": "text/html; charset=utf-8",
-                                 "Cache-Control": "no-store", **SECURITY_HEADERS})
+                                 "Cache-Control": "no-store"})
 
     return refused
 
