@@ -296,6 +296,26 @@ def test_the_api_stage_throttles_every_method_by_the_stack_parameters(
     assert (rate["MaxValue"], burst["MaxValue"]) == (10000, 5000)
 
 
+def test_api_gateways_own_answers_carry_the_security_headers(template: dict[str, Any]) -> None:
+    """What API Gateway answers itself (an unknown path's 403, a throttled 429, its 5XX) never
+    reaches the app's middleware: its gateway responses carry the same headers. All but the
+    CSP, whose quoted sources a gateway response's quoted static value cannot hold (these
+    answers are short JSON, never a page)."""
+    from chalicelib.web.security import SECURITY_HEADERS
+
+    [api] = resources_of_type(template, "AWS::Serverless::Api").values()
+    responses = api["Properties"]["GatewayResponses"]
+    wanted = {name: f"'{value}'" for name, value in SECURITY_HEADERS.items()
+              if name != "Content-Security-Policy"}
+    for kind in ("DEFAULT_4XX", "DEFAULT_5XX"):
+        assert responses[kind]["ResponseParameters"]["Headers"] == wanted
+    throttled = responses["THROTTLED"]
+    assert throttled["StatusCode"] == "429"
+    assert throttled["ResponseParameters"]["Headers"] == {**wanted, "Retry-After": "'60'"}
+    assert json.loads(throttled["ResponseTemplates"]["application/json"])["errors"][0][
+        "message"].startswith("Too many requests")
+
+
 def keys_anywhere(node: Any) -> set[str]:
     if isinstance(node, dict):
         return set(node).union(*(keys_anywhere(value) for value in node.values()))
