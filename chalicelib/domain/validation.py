@@ -54,7 +54,7 @@ LABELS: dict[str, str] = {
     "alternatives_considered": "the other support options considered",
     "items": "items requested",
     "items.*": "item",
-    "items.*.description": "what item {n} is",
+    "items.*.description": "the description of item {n}",
     "items.*.category": "the category of item {n}",
     "items.*.supplier": "the supplier of item {n}",
     "items.*.cost_pence": "the cost of item {n}",
