@@ -305,8 +305,8 @@ def test_api_gateways_own_answers_carry_the_security_headers(template: dict[str,
 
     [api] = resources_of_type(template, "AWS::Serverless::Api").values()
     responses = api["Properties"]["GatewayResponses"]
-    wanted = {name: f"'{value}'" for name, value in SECURITY_HEADERS.items()
-              if name != "Content-Security-Policy"}
+    wanted = {**{name: f"'{value}'" for name, value in SECURITY_HEADERS.items()
+                 if name != "Content-Security-Policy"}, "Cache-Control": "'no-store'"}
     for kind in ("DEFAULT_4XX", "DEFAULT_5XX"):
         assert responses[kind]["ResponseParameters"]["Headers"] == wanted
     throttled = responses["THROTTLED"]

@@ -7,7 +7,7 @@ import threading
 from datetime import UTC, datetime
 
 from chalicelib.domain.dates import iso, parse_iso
-from chalicelib.domain.identity import address_key
+from chalicelib.domain.identity import mailbox_key
 from chalicelib.domain.records import HeldBack
 
 
@@ -20,7 +20,7 @@ class MemoryCaps:
         self._lock = threading.RLock()
 
     def take(self, kind: str, address: str, limit: int, window_seconds: int, now: int) -> bool:
-        key = (kind, address_key(address))
+        key = (kind, mailbox_key(address))
         with self._lock:
             recent = [t for t in self._sent.get(key, []) if t > now - window_seconds]
             if len(recent) >= limit:

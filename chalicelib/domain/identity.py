@@ -69,6 +69,13 @@ def _parts(address: str) -> tuple[str, str]:
     return local.split("+", 1)[0], domain
 
 
+def mailbox_key(address: str) -> str:
+    """The mailbox an address delivers to, as compared: without case or a `+tag` (what a cap
+    on emails to one mailbox counts by, so `sam+1@nhs.net`, `sam+2@nhs.net` are one)."""
+    local, domain = _parts(address)
+    return f"{local}@{domain}"
+
+
 def same_mailbox(first: str, second: str) -> bool:
     """One mailbox: the same address ignoring case and a `+tag` (`sam+manager@nhs.net`)."""
     return _parts(first) == _parts(second)

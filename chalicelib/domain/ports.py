@@ -190,7 +190,8 @@ class Caps(Protocol):
     every Lambda instance, so a flood of requests cannot flood a mailbox."""
 
     def take(self, kind: str, address: str, limit: int, window_seconds: int, now: int) -> bool:
-        """Count one more email of `kind` to `address` (ignoring case) and return True;
+        """Count one more email of `kind` to `address`'s mailbox (ignoring case and a `+tag`)
+        and return True;
         unless `limit` were counted in the `window_seconds` before `now`: then record it as
         held back and return False."""
         ...

@@ -38,7 +38,7 @@ SECURITY_HEADERS = {
         "accelerometer=(), autoplay=(), camera=(), display-capture=(), encrypted-media=(), "
         "fullscreen=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
         "midi=(), payment=(), picture-in-picture=(), publickey-credentials-get=(), "
-        "screen-wake-lock=(), usb=(), xr-spatial-tracking=(), interest-cohort=()"
+        "screen-wake-lock=(), usb=(), xr-spatial-tracking=()"
     ),
     "X-Content-Type-Options": "nosniff",
     # Action links carry secrets in their path: never sent to another site. `same-origin`

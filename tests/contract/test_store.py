@@ -403,11 +403,11 @@ class TestCaps:
         taken = [store.caps.take("sign_in", "Jo@Example.org", 3, 900, now + i)
                  for i in range(5)]
         assert taken == [True, True, True, False, False]
-        # The same mailbox however it is typed: one count.
+        # The same mailbox however it is typed, with or without a +tag: one count.
         assert not store.caps.take("sign_in", "jo@EXAMPLE.org", 3, 900, now + 6)
+        assert not store.caps.take("sign_in", "Jo+Flood7@example.org", 3, 900, now + 6)
         held = store.caps.held_back(now)
-        assert [(h.kind, h.address.lower(), h.count) for h in held] == [
-            ("sign_in", "jo@example.org", 3)]
+        assert [(h.kind, h.count) for h in held] == [("sign_in", 4)]
         assert held[0].last_at.startswith(iso(datetime.fromtimestamp(now + 6, UTC))[:19])
 
     def test_the_window_slides_and_kinds_and_addresses_are_counted_apart(

@@ -42,9 +42,12 @@ def make_deploy(tmp_path: Path, params: str) -> tuple[subprocess.CompletedProces
     aws.chmod(aws.stat().st_mode | stat.S_IXUSR)
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"
+    # As DEPLOY.md says to run it: PARAMS in make's environment, never on its command line
+    # (which `ps` shows to anyone on the machine).
+    env["PARAMS"] = params
     result = subprocess.run(
         ["make", "--no-print-directory", "deploy", "MAKE=true", "STAGE=dev",
-         "BUCKET=yourcharity-phb-artefacts", f"PARAMS={params}"],
+         "BUCKET=yourcharity-phb-artefacts"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     recorded = ([json.loads(line) for line in calls.read_text(encoding="utf-8").splitlines()]
                 if calls.exists() else [])

@@ -25,7 +25,6 @@ from tests.factories import make_referral, unique_person
 from tests.hostile.test_free_text import form, post_api
 
 STAFF = "phb-advisors@example.org"
-CLINICIAN = "sam.okafor@nhs.net"
 
 
 def sign_in_emails(svc: Services, to: str = STAFF) -> list[Any]:
@@ -56,15 +55,19 @@ def test_fifty_sign_in_requests_for_one_address_send_five_links_and_the_advisors
 def test_twenty_five_referrals_naming_one_clinician_send_twenty_acknowledgements(
         memory: Services, memory_client: Any) -> None:
     references = []
-    for _ in range(25):
-        made = post_api(memory_client, make_referral(person=unique_person()))
+    for n in range(25):
+        # A +tag is the same mailbox: it gets no more acknowledgements for it.
+        referral = make_referral(person=unique_person())
+        if n % 2:
+            referral["referrer"]["email"] = f"Sam.Okafor+{n}@nhs.net"
+        made = post_api(memory_client, referral)
         assert made.status_code == 201
         references.append(made.json_body["reference"])
         for event in ({"task": "record_intake"}, {"task": "notify",
                                                    "kind": "acknowledgement"}):
             tasks.run(memory, {**event, "referral_id": references[-1], "notice": "t0"})
     acknowledged = [e for e in memory.mailer.sent  # type: ignore[attr-defined]
-                    if e.kind == "acknowledgement" and e.to == CLINICIAN]
+                    if e.kind == "acknowledgement" and e.to.lower().startswith("sam.okafor")]
     assert len(acknowledged) == 20
     held = [r for r in references if any(
         e.what == "acknowledgement_held_back" for e in memory.store.referrals.history(r))]
@@ -74,7 +77,7 @@ def test_twenty_five_referrals_naming_one_clinician_send_twenty_acknowledgements
     cookie = staff_cookie(memory, memory_client)
     worklist = memory_client.http.get("/staff/", headers={"Cookie": cookie}).body.decode()
     panel = worklist.split('id="held-back"', 1)[1].split("</table>", 1)[0]
-    assert "Referral acknowledgements" in panel and CLINICIAN in panel
+    assert "Referral acknowledgements" in panel and "sam.okafor" in panel.lower()
     assert re.search(r">\s*5\s*<", panel)
 
 

@@ -1,8 +1,8 @@
-"""Email caps per address in DynamoDB: `CAP#<kind>#<address>` holds the times of the emails of
-that kind sent to it within the window (a sliding window, so "5 in 15 minutes" holds across a
-boundary too), written with a version condition so two Lambda instances cannot both take the
-last one; `HELDBACK`, one item per kind and address, what was held back, for the advisors.
-Both expire by TTL."""
+"""Email caps per mailbox in DynamoDB: `CAP#<kind>#<mailbox>` (the address without case or a
+`+tag`) holds the times of the emails of that kind sent to it within the window (a sliding
+window, so "5 in 15 minutes" holds across a boundary too), written with a version condition so
+two Lambda instances cannot both take the last one; `HELDBACK`, one item per kind and mailbox,
+what was held back, for the advisors. Both expire by TTL."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 from chalicelib.adapters.dynamo.items import n, s
 from chalicelib.domain.dates import iso
-from chalicelib.domain.identity import address_key
+from chalicelib.domain.identity import mailbox_key
 from chalicelib.domain.policy import HELD_BACK_SHOWN_SECONDS
 from chalicelib.domain.records import HeldBack
 
@@ -25,7 +25,7 @@ class DynamoCaps:
         self.table = table
 
     def take(self, kind: str, address: str, limit: int, window_seconds: int, now: int) -> bool:
-        key = {"pk": s(f"CAP#{kind}#{address_key(address)}"), "sk": s("CAP")}
+        key = {"pk": s(f"CAP#{kind}#{mailbox_key(address)}"), "sk": s("CAP")}
         for _ in range(ATTEMPTS):
             item = self.client.get_item(TableName=self.table, Key=key,
                                         ConsistentRead=True).get("Item") or {}
@@ -53,7 +53,7 @@ class DynamoCaps:
     def _hold_back(self, kind: str, address: str, now: int) -> None:
         self.client.update_item(
             TableName=self.table,
-            Key={"pk": s("HELDBACK"), "sk": s(f"{kind}#{address_key(address)}")},
+            Key={"pk": s("HELDBACK"), "sk": s(f"{kind}#{mailbox_key(address)}")},
             UpdateExpression="ADD held :one SET #kind = :kind, #address = :address, "
                              "last_at = :at, last_epoch = :now, expires_at = :until",
             ExpressionAttributeNames={"#kind": "kind", "#address": "address"},
