@@ -111,6 +111,9 @@ def test_links_expire_after_the_configured_days(api: Any) -> None:
 ])
 def test_a_tampered_or_misused_link_is_refused(api: Any, client: Any, mangle: Any) -> None:
     reference, path = submitted(api)
+    # The email goes out a moment before the execution records it and waits with its token:
+    # until then the history is still being written by the workflow, not by the link.
+    wait_for(lambda: store().task_token(reference, "manager"))
     before = history(reference)
     bad = mangle(path)
     for response in (client.http.get(bad), post_form(client, bad, {"decision": "approved"})):
