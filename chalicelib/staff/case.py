@@ -132,6 +132,7 @@ def _case_page(svc: Services, session: StaffSession, stored: StoredReferral, sta
     from chalicelib.intake.decision import related
     from chalicelib.intake.form import anchor
     from chalicelib.staff.correct import addresses
+    from chalicelib.staff.timeline import People, timeline
     from chalicelib.workflow.recovery import attention_of, resume_label
     from chalicelib.workflow.wording import UNDELIVERED_OUTCOMES
 
@@ -145,7 +146,10 @@ def _case_page(svc: Services, session: StaffSession, stored: StoredReferral, sta
         flags=decided_flags(svc, stored, referral) if referral else [],
         money=money_view(stored) if referral else {},
         basis=stored.basis or {}, related=related(svc, stored, referral) if referral else [],
-        history=referrals.history(stored.reference),
+        timeline=timeline(referrals.history(stored.reference), referral, svc.settings),
+        waits_on=[f"{named} ({address})" if named != address else address
+                  for address in waits_for
+                  for named in (People(referral, svc.settings).name(address),)],
         emails=emails, undelivered=delivery.undelivered_requests(emails, stored),
         delivery_labels=codes.DELIVERY_STATUSES, bounce_labels=codes.BOUNCE_TYPES,
         outcomes=UNDELIVERED_OUTCOMES,

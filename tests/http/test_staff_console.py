@@ -181,11 +181,14 @@ def test_the_case_page_shows_everything_and_records_the_view(staff: Staff, api: 
     for shown in ("Alex Morgan", "943 476 5919", "E8 1DY", "Black or Black British: African",
                   "Air fryer for healthier cooking", "£60.00", "Household items",
                   "Go to the gym twice a week", "Free park exercise groups",
-                  "Waiting for sign-off", "the referrer&#39;s sign-off: sam.okafor@nhs.net",
-                  "referrer, then advisor", "intake recorded", "submitted"):
+                  "Waiting for sign-off",
+                  "the referrer&#39;s sign-off from Sam Okafor, referrer (sam.okafor@nhs.net)",
+                  "signed off by referrer, then advisor", "Checked at intake",
+                  "Referral submitted by Sam Okafor, referrer",
+                  "Sign-off request emailed to Sam Okafor, referrer"):
         assert shown in html, shown
     # The emails sent: the acknowledgement and the sign-off request, each with when and to whom.
-    sent = html.split(">Emails sent</h2>")[1].split(">Actions</h2>")[0]
+    sent = html.split(">Emails sent</h2>")[1].split(">Data protection</h2>")[0]
     assert sent.count(">sam.okafor@nhs.net</td>") == 2
     assert f"PHB referral {reference}" in sent
     viewed = [e for e in store().history(reference) if e.what == "viewed"]
