@@ -43,6 +43,12 @@ def date_time(stamp: str) -> str:
     return f"{moment.day} {moment:%b %Y, %H:%M}"
 
 
+def short_date(value: date | str) -> str:
+    """`2026-11-28...` -> `28 Nov`, or `28 Nov 2025` in another year: a date in a list."""
+    day = date.fromisoformat(value[:10]) if isinstance(value, str) else value
+    return f"{day.day} {day:%b}" if day.year == date.today().year else f"{day.day} {day:%b %Y}"
+
+
 def long_date(value: date | str) -> str:
     """`2026-12-01` -> `1 December 2026`: a date as people read it."""
     day = date.fromisoformat(value[:10]) if isinstance(value, str) else value

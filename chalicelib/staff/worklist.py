@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from chalice.app import Response
 
 from chalicelib.domain import codes
+from chalicelib.domain.dates import now_iso
 from chalicelib.domain.errors import BadPageToken, FieldError
 from chalicelib.domain.policy import HELD_BACK_SHOWN_SECONDS, MAX_REFERENCE_TYPED, PAGE_SIZE
 from chalicelib.domain.records import View
@@ -32,7 +33,7 @@ def view_choices(svc: Services) -> list[dict[str, str]]:
                 for code, label in codes.STATUSES.items()]
     choices += [{"value": f"borough:{code}", "text": f"Borough: {label}"}
                 for code, label in codes.BOROUGHS.items()]
-    choices += [{"value": f"tier:{code}", "text": f"Signed off by: {label}"}
+    choices += [{"value": f"tier:{code}", "text": f"Who signs off: {label}"}
                 for code, label in svc.settings.tier_labels.items()]
     return choices
 
@@ -93,4 +94,5 @@ def _worklist_page(svc: Services, session: StaffSession, view: View, after: str 
         rows=listed.rows, next_token=listed.next_page, view=view.kind, value=view.value,
         selected=f"{view.kind}:{view.value}", choices=view_choices(svc),
         first_page=after is None, typed=typed, anchor=lambda name: name,
-        status_labels=codes.STATUSES, **form_context(errors))
+        status_labels=codes.STATUSES, steps=codes.STEPS,
+        tier_labels=svc.settings.tier_labels, now=now_iso(), **form_context(errors))

@@ -7,7 +7,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from chalicelib.domain.dates import date_time, long_date
+from chalicelib.domain.dates import date_time, long_date, short_date
 from chalicelib.domain.identifiers import format_nhs_number
 from chalicelib.domain.money import format_pence, format_whole_pounds
 
@@ -29,6 +29,7 @@ FILTERS: dict[str, Any] = {
     "pounds": format_pence,
     "whole_pounds": format_whole_pounds,
     "long_date": long_date,
+    "short_date": short_date,
     "date_time": date_time,
     "nhs_number": format_nhs_number,
     "compact": compact,
