@@ -4,15 +4,16 @@ its reference. Each view is one index query (never a scan)."""
 from __future__ import annotations
 
 import time
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from chalice.app import Response
 
 from chalicelib.domain import codes
-from chalicelib.domain.dates import now_iso
+from chalicelib.domain.dates import now_iso, short_date
 from chalicelib.domain.errors import BadPageToken, FieldError
 from chalicelib.domain.policy import HELD_BACK_SHOWN_SECONDS, MAX_REFERENCE_TYPED, PAGE_SIZE
-from chalicelib.domain.records import View
+from chalicelib.domain.records import StoredReferral, View, WorklistPage, WorklistRow
 from chalicelib.staff.sessions import StaffSession, require_staff
 from chalicelib.web.requests import query_of
 from chalicelib.web.responses import form_context, page, redirect
@@ -21,12 +22,16 @@ if TYPE_CHECKING:
     from chalicelib.bootstrap import Services
 
 
+# The statuses in which a referral may wait on a PHB advisor (a request waits on one only at
+# the advisor's step).
+ADVISOR_STATUSES = ("needs_attention", "agreement_accepted", "awaiting_sign_off")
 HELD_BACK_KINDS = {"sign_in": "Staff sign-in links", "acknowledgement": "Referral acknowledgements"}
 
 
 def view_choices(svc: Services) -> list[dict[str, str]]:
     """Every worklist view, as the select box lists them: value `view:value`."""
-    choices = [{"value": "all:", "text": "All referrals"},
+    choices = [{"value": "action:", "text": "Needs my action"},
+               {"value": "all:", "text": "All referrals"},
                {"value": "overdue:", "text": "Overdue: waiting past the reminder time"},
                {"value": "flagged:", "text": "Flagged for a PHB advisor"}]
     choices += [{"value": f"status:{code}", "text": f"Status: {label}"}
@@ -38,9 +43,49 @@ def view_choices(svc: Services) -> list[dict[str, str]]:
     return choices
 
 
+def needs_action(svc: Services) -> WorklistPage:
+    """What waits on a PHB advisor now, newest first: a flagged request's decision, the money
+    to release (the first release, or a monthly one due by today) and referrals that need
+    attention. A few index queries of small partitions (those statuses, today's releases due),
+    never a scan; one page, as these are the day's work, not the archive."""
+    referrals = svc.store.referrals
+    rows = [row for row in referrals.in_statuses(ADVISOR_STATUSES)
+            if row.status != "awaiting_sign_off" or row.step == "advisor"]
+    listed = {row.reference for row in rows}
+    for reference in referrals.releases_due(date.today().isoformat()):
+        if reference not in listed:
+            rows.append(row_of(referrals.get(reference)))
+    return WorklistPage(sorted(rows, key=lambda row: row.created_at, reverse=True), None)
+
+
+# The step a referral in each status waits for (in sign-off: the row's own sign-off step).
+WAITING_IN = {"awaiting_information": "information", "approved": "agreement",
+              "agreement_accepted": "release", "funds_released": "review",
+              "reviewed": "closure"}
+
+
+def where_it_is(row: WorklistRow) -> str:
+    """A row's place in the pathway in words: "Waiting for the approving manager's sign-off
+    since 28 Nov", or its status where nothing waits."""
+    step = row.step if row.status == "awaiting_sign_off" else WAITING_IN.get(row.status)
+    if step in codes.STEPS:
+        return f"Waiting for {codes.STEPS[step]} since {short_date(row.updated_at)}"
+    return codes.STATUSES.get(row.status, row.status)
+
+
+def row_of(stored: StoredReferral) -> WorklistRow:
+    """A referral as the worklist lists it."""
+    return WorklistRow(reference=stored.reference, status=stored.status,
+                       created_at=stored.created_at, updated_at=stored.updated_at,
+                       total_pence=stored.total_pence, tier=stored.tier, step=stored.step,
+                       referrer_email=stored.referrer_email, flagged=bool(stored.flags),
+                       due_at=stored.due_at)
+
+
 def _valid_view(view: str, value: str) -> bool:
     return {
-        "all": value == "", "overdue": value == "", "flagged": value == "",
+        "action": value == "", "all": value == "", "overdue": value == "",
+        "flagged": value == "",
         "status": value in codes.STATUSES,
         "borough": value in codes.BOROUGHS,
         "tier": value in codes.TIERS,
@@ -54,7 +99,8 @@ def worklist(svc: Services, request: Any) -> Response:
     query = query_of(request)
     if "reference" in query:
         return _find(svc, session, query["reference"].strip())
-    kind, _, value = query.get("view", "all:").partition(":")
+    # An advisor's first page is what waits on them.
+    kind, _, value = query.get("view", "action:").partition(":")
     if "value" in query:
         value = query["value"]
     if not _valid_view(kind, value):
@@ -78,7 +124,8 @@ def _worklist_page(svc: Services, session: StaffSession, view: View, after: str 
                    status: int = 200, errors: list[FieldError] | None = None,
                    typed: str = "") -> Response:
     try:
-        listed = svc.store.referrals.page(view, PAGE_SIZE, after)
+        listed = needs_action(svc) if view.kind == "action" else \
+            svc.store.referrals.page(view, PAGE_SIZE, after)
     except BadPageToken:
         listed = svc.store.referrals.page(view, PAGE_SIZE)
         status, after = 400, None
@@ -94,5 +141,5 @@ def _worklist_page(svc: Services, session: StaffSession, view: View, after: str 
         rows=listed.rows, next_token=listed.next_page, view=view.kind, value=view.value,
         selected=f"{view.kind}:{view.value}", choices=view_choices(svc),
         first_page=after is None, typed=typed, anchor=lambda name: name,
-        status_labels=codes.STATUSES, steps=codes.STEPS,
+        status_labels=codes.STATUSES, where_it_is=where_it_is,
         tier_labels=svc.settings.tier_labels, now=now_iso(), **form_context(errors))

@@ -121,7 +121,7 @@ def test_each_row_says_where_it_is_in_words_and_who_signs_off(
         staff: Staff, four: dict[str, str]) -> None:
     from chalicelib.domain.dates import short_date
 
-    html = body(staff.get("/staff/"))
+    html = body(staff.get("/staff/?view=all%3A"))
     rows = {ref: html.split(f'href="/staff/referrals/{ref}"', 1)[1].split("</tr>", 1)[0]
             for ref in four.values()}
     today = short_date(store().get(four["fast"]).updated_at)
@@ -132,6 +132,9 @@ def test_each_row_says_where_it_is_in_words_and_who_signs_off(
     assert "Approving manager (£250 to £500)" in rows[four["manager"]]
     assert "sam.okafor@nhs.net" in rows[four["manager"]] and "£300.00" in rows[four["manager"]]
     assert "Signed off by" not in html and ">Who signs off<" in html
+    # An advisor's first page is what waits on them: none of these four does yet.
+    first = staff.get("/staff/")
+    assert references_on(first) == [] and 'value="action:" selected' in body(first)
 
 
 def test_overdue_lists_referrals_waiting_past_their_reminder_time(
