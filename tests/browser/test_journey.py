@@ -21,6 +21,13 @@ from tests.browser.journey import VIEWPORT, AdvisorJourney, ChromiumMissing, Jou
 
 WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 FAILING_IMPACTS = {"serious", "critical"}
+# What sticks out of the window, to say what to fix.
+WIDEST = """(width) => [...document.querySelectorAll("body *")]
+  .filter(e => e.getBoundingClientRect().right > width + 1)
+  .map(e => `${e.tagName.toLowerCase()}.${[...e.classList].join(".")} ${Math.round(
+    e.getBoundingClientRect().right)}px`).slice(-5)"""
+# A phone's width and a desktop's: every page must fit both.
+WIDTHS = (375, 1280)
 
 
 @pytest.fixture(scope="module")
@@ -51,11 +58,26 @@ class AxeChecker:
             self.context = browser.new_context(viewport=VIEWPORT)
             self.mirror = self.context.new_page()
         self.minor: dict[str, set[str]] = {}
+        self.widths: dict[str, dict[int, int]] = {}
         self.checked: list[str] = []
 
     def close(self) -> None:
         if self.context is not None:
             self.context.close()
+
+    def fits(self, page: Page, name: str) -> None:
+        """The page is no wider than the window at a desktop's and a phone's width (wide
+        tables scroll inside their own box, never the whole page)."""
+        before = page.viewport_size or VIEWPORT
+        try:
+            for width in WIDTHS:
+                page.set_viewport_size({"width": width, "height": before["height"]})
+                wide = page.evaluate("document.documentElement.scrollWidth")
+                self.widths.setdefault(name, {})[width] = wide
+                assert wide <= width, (f"{name} ({page.url}) is {wide} px wide at {width} px: "
+                                       + ", ".join(page.evaluate(WIDEST, width)))
+        finally:
+            page.set_viewport_size(before)
 
     def run(self, page: Page) -> dict[str, Any]:
         options = {"runOnly": {"type": "tag", "values": WCAG_22_AA},
@@ -75,6 +97,7 @@ class AxeChecker:
             self.mirror.unroute_all()
 
     def __call__(self, page: Page, name: str) -> None:
+        self.fits(page, name)
         results = self.run(page)
         assert results["passes"], f"axe-core checked nothing on {name}"
         violations = results["violations"]
