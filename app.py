@@ -16,13 +16,14 @@ from chalice.app import Chalice, Rate
 from chalicelib.actions.routes import act
 from chalicelib.config import LOCAL_STAGES, stage_problem
 from chalicelib.intake.routes import intake
+from chalicelib.referrers.routes import referrers
 from chalicelib.staff.routes import staff
 from chalicelib.web.outage import guard_routes, refuse_routes
 from chalicelib.web.routes import web
 from chalicelib.web.security import install as secure_every_request
 
 app = Chalice(app_name="phb-pathway")
-for blueprint in (web, intake, act, staff):
+for blueprint in (web, intake, act, staff, referrers):
     app.register_blueprint(blueprint)
 
 # PHB_STAGE has no default: without a known one (or with a local one inside Lambda) every route

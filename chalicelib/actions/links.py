@@ -1,4 +1,5 @@
-"""One-time links: the way a person acts on a step from an email, and the way staff sign in.
+"""One-time links: the way a person acts on a step from an email, and the way staff and
+referrers sign in.
 
 A link carries an opaque random id, never the Step Functions task token. Only the id's SHA-256
 is stored, bound to one action and one recipient (as typed: who they are is compared ignoring
@@ -21,6 +22,10 @@ from chalicelib.domain.ports import Links
 from chalicelib.domain.records import Link
 
 SIGN_IN = "sign-in"
+# A referrer's sign-in to their own referrals (/my-referrals): its own action, so a staff link
+# never signs a referrer in, nor the other way round.
+REFERRER_SIGN_IN = "referrer-sign-in"
+SIGN_IN_ACTIONS = (SIGN_IN, REFERRER_SIGN_IN)
 
 
 class LinkProblem(Exception):
@@ -58,13 +63,13 @@ ACTION_WORDING = Wording(
 def issue(links: Links, action: str, recipient: str, valid_seconds: int, reference: str = "",
           step: str = "") -> str:
     """A new link; returns the id to put in the URL (stored only hashed)."""
-    if action not in (*LINK_ACTIONS, SIGN_IN):
+    if action not in (*LINK_ACTIONS, *SIGN_IN_ACTIONS):
         raise ValueError(action)
     link_id = secrets.token_urlsafe(32)
     links.put(Link(id_hash=sha256(link_id), action=action, recipient=recipient,
                    valid_until=int(time.time()) + valid_seconds, created_at=now_iso(),
                    reference=reference, step=step),
-              kept_seconds=SIGN_IN_LINK_KEPT_SECONDS if action == SIGN_IN
+              kept_seconds=SIGN_IN_LINK_KEPT_SECONDS if action in SIGN_IN_ACTIONS
               else ACTION_LINK_KEPT_SECONDS)
     return link_id
 

@@ -26,6 +26,7 @@ from chalicelib.domain.errors import (
     TransitionRefused,
 )
 from chalicelib.domain.identifiers import new_reference, parse_reference, sha256
+from chalicelib.domain.identity import same_address
 from chalicelib.domain.policy import DRAFT_SECONDS
 from chalicelib.domain.records import (
     Created,
@@ -34,6 +35,7 @@ from chalicelib.domain.records import (
     Event,
     Link,
     NewReferral,
+    ReferralPage,
     StoredReferral,
     View,
     WorklistPage,
@@ -219,6 +221,19 @@ class MemoryReferrals(MemoryEmails):
         return [h.stored.reference for h in sorted(
             self._held.values(), key=lambda h: (h.stored.created_at, h.stored.reference))
             if h.person == person]
+
+    def for_referrer(self, email: str, size: int, after: str | None = None) -> ReferralPage:
+        # Another referrer's token names a reference not in this list: it is refused.
+        mine = sorted((h.stored for h in self._held.values()
+                       if h.stored.referrer_email and same_address(h.stored.referrer_email,
+                                                                   email)),
+                      key=lambda r: (r.created_at, r.reference), reverse=True)
+        view = View("referrer")
+        start = _start_after(after, view, [r.reference for r in mine]) if after else 0
+        chosen = mine[start:start + size]
+        more = start + size < len(mine)
+        return ReferralPage(chosen, _token(view, chosen[-1].reference) if more and chosen
+                            else None)
 
     def in_statuses(self, statuses: tuple[str, ...]) -> list[WorklistRow]:
         return [_row(h.stored) for h in self._held.values() if h.stored.status in statuses]

@@ -30,6 +30,16 @@ HELD_BACK_SHOWN_SECONDS = 7 * DAY
 # --- staff sessions -------------------------------------------------------------------------
 STAFF_SESSION_SECONDS = 8 * 3600
 
+# --- a referrer's own referrals (/my-referrals) -----------------------------------------------
+REFERRER_SIGN_IN_LINK_SECONDS = 15 * 60
+REFERRER_SIGN_IN_CAP = 5  # links to one mailbox in REFERRER_SIGN_IN_CAP_SECONDS at most
+REFERRER_SIGN_IN_CAP_SECONDS = 15 * 60
+# A working day, as staff's: no longer than STAFF_SESSION_SECONDS (the cookie's check).
+REFERRER_SESSION_SECONDS = 8 * 3600
+# The waiting step's email again from the referrer's page: at most this many in the window.
+REFERRER_RESEND_CAP = 5
+REFERRER_RESEND_CAP_SECONDS = 15 * 60
+
 # --- the referral form and the API ----------------------------------------------------------
 DRAFT_SECONDS = 2 * DAY  # a form in progress is kept this long after its last save
 IDEMPOTENCY_SECONDS = DAY  # a submission key returns the same referral for this long

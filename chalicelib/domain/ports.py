@@ -19,6 +19,7 @@ from chalicelib.domain.records import (
     HeldBack,
     Link,
     NewReferral,
+    ReferralPage,
     StoredReferral,
     View,
     WorklistPage,
@@ -135,6 +136,13 @@ class Referrals(Protocol):
         ...
 
     def references_for_person(self, nhs_number: str) -> list[str]: ...
+
+    def for_referrer(self, email: str, size: int, after: str | None = None) -> ReferralPage:
+        """One page of the referrals whose referrer is `email` (ignoring case), newest first,
+        each as stored now; `after` is a page's `next_page` (BadPageToken when it is not one of
+        this referrer's). An index query: never a scan. Referrals whose personal data was
+        removed are not listed."""
+        ...
 
     def in_statuses(self, statuses: tuple[str, ...]) -> list[WorklistRow]:
         """Every referral in these statuses (the reconciler's open referrals): one query of

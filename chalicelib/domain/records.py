@@ -153,6 +153,14 @@ class WorklistPage:
 
 
 @dataclass(frozen=True)
+class ReferralPage:
+    """One page of a referrer's own referrals, newest first."""
+
+    referrals: list[StoredReferral]
+    next_page: str | None  # an opaque token for the page after; None on the last page
+
+
+@dataclass(frozen=True)
 class Email:
     """An email ready to send: only a reference, what is asked and a link, never patient
     details (emails between health and care organisations are secure only on accredited

@@ -67,7 +67,7 @@ def _email_form(values: dict[str, str], errors: list[FieldError], status: int) -
                 **form_context(errors, values))
 
 
-def _check_email(text: str) -> str | FieldError:
+def check_email(text: str) -> str | FieldError:
     """The address typed as every address is kept (one SES can send to), or the error."""
     from chalicelib.domain.identity import sendable_address
     from chalicelib.domain.text import Refused
@@ -96,7 +96,7 @@ def request_link(svc: Services, body: bytes) -> Response:
         return page("staff/problem.html", status=400, title="There is a problem with the form",
                     message=exc.message)
     typed = posted.get("email", "")
-    checked = _check_email(typed)
+    checked = check_email(typed)
     if isinstance(checked, FieldError):
         return _email_form({"email": typed}, [checked], 422)
     # The same work whatever the address: whether it is staff's, and the link, are the

@@ -325,6 +325,13 @@ def sign_in_link(svc: Services, event: Event) -> dict[str, Any]:
     return send_link_if_staff(svc, str(event.get("email", "")))
 
 
+def referrer_sign_in_link(svc: Services, event: Event) -> dict[str, Any]:
+    """A referrer's sign-in link, handed off by their sign-in page (which does not wait)."""
+    from chalicelib.referrers.sign_in import send_link_if_referrer
+
+    return send_link_if_referrer(svc, str(event.get("email", "")))
+
+
 TASKS: dict[str, Callable[[Services, Event], dict[str, Any]]] = {
     "record_intake": record_intake,
     "resume": resume,
@@ -336,6 +343,7 @@ TASKS: dict[str, Callable[[Services, Event], dict[str, Any]]] = {
     "mark_needs_attention": mark_needs_attention,
     "releases_due": releases_due,
     "sign_in_link": sign_in_link,
+    "referrer_sign_in_link": referrer_sign_in_link,
 }
 
 

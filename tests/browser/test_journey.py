@@ -200,3 +200,81 @@ def test_a_form_on_another_site_cannot_post_to_the_service(
         assert not [c for c in context.cookies(local_stack.url) if c["name"].startswith("phb")]
     finally:
         context.close()
+
+
+PHONE: Any = {"width": 375, "height": 740}
+
+
+def test_a_clinician_signs_in_on_a_phone_sees_what_waits_on_them_and_signs_it_off(
+    local_stack: Any, browser: Browser
+) -> None:
+    """/my-referrals at 375 px: sign in by the emailed link, find the request waiting for the
+    clinician's own sign-off, sign it off from there, and read it in the history."""
+    import re
+
+    from playwright.sync_api import expect
+
+    from tests.factories import make_referral, unique_person
+
+    clinician = "rhea.mensah@nhs.net"
+    axe = AxeChecker(browser, javascript=True)
+    context = browser.new_context(viewport=PHONE)
+    context.set_default_timeout(10_000)
+    pages: list[str] = []
+    try:
+        page = context.new_page()
+        referrer = {**make_referral()["referrer"], "name": "Rhea Mensah", "email": clinician}
+        sent = page.request.post(f"{local_stack.url}/api/referrals", data=json.dumps(
+            make_referral(referrer=referrer, person=unique_person(first_name="Kofi",
+                                                                  last_name="Boateng"))),
+            headers={"Content-Type": "application/json"})
+        assert sent.status == 201, sent.text()
+        reference = json.loads(sent.text())["reference"]
+
+        def arrive(name: str, title: str) -> None:
+            expect(page.get_by_role("heading", level=1)).to_have_text(title)
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), \
+                f"{name} is wider than a phone"
+            pages.append(name)
+            axe(page, name)
+
+        page.goto(f"{local_stack.url}/my-referrals")
+        arrive("my-sign-in", "Sign in to see your referrals")
+        page.get_by_label("Work email address").fill(clinician)
+        page.get_by_role("button", name="Email me a sign-in link").click()
+        arrive("my-check-email", "Check your email")
+        deadline = time.monotonic() + 20
+        links: list[str] = []
+        while not links:
+            assert time.monotonic() < deadline, "no sign-in email in the outbox"
+            time.sleep(0.2)
+            outbox = json.loads(page.request.get(f"{local_stack.url}/dev/outbox.json").text())
+            links = [m for e in outbox if e["to"] == clinician
+                     for m in re.findall(r"https?://\S+/my-referrals/sign-in/[\w-]+", e["text"])]
+        page.goto(links[-1])
+        arrive("my-confirm", "Sign in to see your referrals")
+        page.get_by_role("button", name="Sign in", exact=True).click()
+        arrive("my-referrals", "Your referrals")
+        card = page.locator(f"#referral-{reference}")
+        expect(card).to_contain_text("K B")
+        # The state machine asks for the clinician's sign-off a moment after intake.
+        deadline = time.monotonic() + 20
+        while not card.get_by_role("button", name="Sign off the request").count():
+            assert time.monotonic() < deadline, card.inner_text()
+            time.sleep(0.5)
+            page.reload()
+        expect(card).to_contain_text("Waiting for your sign-off since")
+        card.get_by_role("button", name="Sign off the request").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Sign off a PHB request")
+        page.get_by_role("group", name="Your decision").get_by_label(
+            "Approve the request").check()
+        page.get_by_role("button", name="Send decision").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Done")
+
+        page.goto(f"{local_stack.url}/my-referrals/{reference}")
+        arrive("my-referral", reference)
+        expect(page.locator("#timeline")).to_contain_text("Signed off by you")
+    finally:
+        context.close()
+        axe.close()
+    assert axe.checked == pages and len(pages) == 5

@@ -25,8 +25,8 @@ TABLE = "phb-contract"
 
 
 def new(answers: str = '{"a": 1}', borough: str = "newham", nhs: str = "9434765919",
-        total: int = 12000) -> NewReferral:
-    return NewReferral(answers=answers, total_pence=total, referrer_email="sam@nhs.net",
+        total: int = 12000, referrer: str = "sam@nhs.net") -> NewReferral:
+    return NewReferral(answers=answers, total_pence=total, referrer_email=referrer,
                        borough=borough, nhs_number=nhs)
 
 
@@ -230,6 +230,60 @@ class TestViews:
         first = store.referrals.get(references[0]).created_at
         assert [r.reference for r in store.referrals.submitted_between("0000", first + "~")] \
             == references[:1]
+
+
+class TestReferrersOwn:
+    def test_a_referrer_sees_only_their_own_newest_first_whatever_the_case(
+            self, store: Store) -> None:
+        referrals = store.referrals
+        mine = created(store, 2, referrer="Priya.Shah@NHS.net")
+        created(store, 1, referrer="sam@nhs.net")
+        created(store, 1, referrer="priya.shah+team@nhs.net")  # another address
+        mine += created(store, 1, referrer="priya.shah@nhs.net")
+        page = referrals.for_referrer("PRIYA.SHAH@nhs.net", 10)
+        assert [r.reference for r in page.referrals] == mine[::-1]
+        assert page.next_page is None
+        # Each as stored now, not as the index saw it.
+        referrals.change(mine[0], "withdrawn", ("submitted",), "priya.shah@nhs.net",
+                         "withdrawn")
+        assert referrals.for_referrer("priya.shah@nhs.net", 10).referrals[-1].status == \
+            "withdrawn"
+        assert referrals.for_referrer("nobody@nhs.net", 10).referrals == []
+
+    def test_pages_follow_on_and_another_referrers_token_is_refused(self, store: Store) -> None:
+        referrals = store.referrals
+        mine = created(store, 5, referrer="priya.shah@nhs.net")
+        theirs = created(store, 3, referrer="sam@nhs.net")
+        seen: list[str] = []
+        after = None
+        for _ in range(5):
+            page = referrals.for_referrer("priya.shah@nhs.net", 2, after)
+            assert len(page.referrals) <= 2
+            seen += [r.reference for r in page.referrals]
+            after = page.next_page
+            if after is None:
+                break
+        assert seen == mine[::-1]
+        their_token = referrals.for_referrer("sam@nhs.net", 1).next_page
+        assert their_token is not None and theirs
+        with pytest.raises(BadPageToken):
+            referrals.for_referrer("priya.shah@nhs.net", 2, their_token)
+        with pytest.raises(BadPageToken):
+            referrals.for_referrer("priya.shah@nhs.net", 2, "nope")
+
+    def test_a_corrected_address_moves_the_referral_and_retention_removes_it(
+            self, store: Store) -> None:
+        referrals = store.referrals
+        [moved, kept] = created(store, 2, referrer="priya.shah@nhs.net")
+        referrals.record(referrals.get(moved), "ann@example.org", "address_corrected",
+                         fields={"referrer_email": "p.shah@elft.nhs.uk"})
+        assert [r.reference for r in referrals.for_referrer("P.Shah@elft.nhs.uk", 10).referrals
+                ] == [moved]
+        assert [r.reference for r in referrals.for_referrer("priya.shah@nhs.net", 10).referrals
+                ] == [kept]
+        assert referrals.remove_personal_data(referrals.get(kept), {}, "retention job",
+                                              "removed")
+        assert referrals.for_referrer("priya.shah@nhs.net", 10).referrals == []
 
 
 class TestDeliveries:

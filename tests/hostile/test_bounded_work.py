@@ -54,6 +54,8 @@ class Site:
         self.csrf = csrf_of(client, self.staff_cookie)
         started = client.http.post("/referral/start", body="", headers=FORM)
         self.draft_cookie = started.headers["Set-Cookie"].split(";", 1)[0]
+        self.referrer_cookie, self.referrer_csrf = referrer_session(svc, client,
+                                                                    "sam.okafor@nhs.net")
 
     def routes(self) -> list[tuple[str, str]]:
         """(path, cookie) of every form POST route, each path parameter filled."""
@@ -69,6 +71,10 @@ class Site:
             (f"/staff/referrals/{self.reference}/amend", self.staff_cookie),
             ("/staff/sign-in", ""), ("/staff/sign-in/" + "y" * 43, ""),
             ("/staff/sign-out", self.staff_cookie),
+            ("/my-referrals/sign-in", ""), ("/my-referrals/sign-in/" + "y" * 43, ""),
+            *[(f"/my-referrals/{self.reference}/{action}", self.referrer_cookie)
+              for action in ("open", "resend", "withdraw")],
+            ("/my-referrals/sign-out", self.referrer_cookie),
         ]
 
     def post(self, path: str, cookie: str, body: str) -> Any:
@@ -110,6 +116,21 @@ def site(memory: Services, memory_client: Any) -> Site:
     return made
 
 
+def referrer_session(svc: Services, client: Any, email: str) -> tuple[str, str]:
+    """A referrer signed in to their own referrals: (Cookie header, CSRF token)."""
+    import re
+
+    client.http.post("/my-referrals/sign-in", body=urlencode({"email": email}), headers=FORM)
+    [link_id] = [m for e in emails_to(svc, email)
+                 for m in re.findall(r"/my-referrals/sign-in/([A-Za-z0-9_-]+)", e.text)][-1:]
+    used = client.http.post(f"/my-referrals/sign-in/{link_id}", body="", headers=FORM)
+    cookie = used.headers["Set-Cookie"].split(";", 1)[0]
+    home = client.http.get("/my-referrals", headers={"Cookie": cookie}).body.decode()
+    found = re.search(r'name="csrf" value="([^"]+)"', home)
+    assert found, home[:300]
+    return cookie, found.group(1)
+
+
 def test_a_row_index_past_the_form_is_refused_before_any_loop(site: Site) -> None:
     for body in ("items.1000000000000.description=a", "items.3000000.description=a",
                  "items.10.description=a", "goals.3.goal=Swim", "goals.03.goal=Swim",
@@ -142,6 +163,8 @@ def test_no_form_request_under_the_size_cap_does_more_than_a_fixed_amount_of_wor
     path, cookie = routes[route % len(routes)]
     if with_csrf and path.startswith("/staff/referrals/"):
         body = f"csrf={site.csrf}&{body}" if body else f"csrf={site.csrf}"
+    if with_csrf and path.startswith(f"/my-referrals/{site.reference}/"):
+        body = f"csrf={site.referrer_csrf}&{body}" if body else f"csrf={site.referrer_csrf}"
     try:
         with counted(WORK_BUDGET) as work:
             answer = site.post(path, cookie, body)

@@ -33,6 +33,12 @@ SAMPLE_PATHS = {
     "/staff/sign-in": "/staff/sign-in",
     "/staff/sign-in/{link_id}": f"/staff/sign-in/{LINK}",
     "/staff/sign-out": "/staff/sign-out",
+    "/my-referrals/sign-in": "/my-referrals/sign-in",
+    "/my-referrals/sign-in/{link_id}": f"/my-referrals/sign-in/{LINK}",
+    "/my-referrals/sign-out": "/my-referrals/sign-out",
+    "/my-referrals/{reference}/open": f"/my-referrals/{REFERENCE}/open",
+    "/my-referrals/{reference}/resend": f"/my-referrals/{REFERENCE}/resend",
+    "/my-referrals/{reference}/withdraw": f"/my-referrals/{REFERENCE}/withdraw",
 }
 REFUSED = [
     {"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"},

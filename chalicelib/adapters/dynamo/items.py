@@ -7,9 +7,10 @@ One table holds, per referral (partition `REFERRAL#<reference>`):
   sk `EMAIL#<key>`         a record of each email sent (sending is retried; this makes it once)
   sk `TOKEN#<step>`        the Step Functions task token of the step waiting now
   sk `REMINDERS#<step>`    how many reminders a step has had
-and beside them `LINK#<hash of id>` (a one-time link: an action on a step, or a staff sign-in),
-`SESSION#<hash>` (a staff session), `IDEMPOTENCY#<hash>` (a submission key -> its referral) and
-`DRAFT#<id>` (a form in progress), each with a TTL (`expires_at`).
+and beside them `LINK#<hash of id>` (a one-time link: an action on a step, or a staff or
+referrer sign-in), `SESSION#<hash>` (a staff or referrer session), `IDEMPOTENCY#<hash>` (a
+submission key -> its referral) and `DRAFT#<id>` (a form in progress), each with a TTL
+(`expires_at`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import secrets
 from typing import Any
 
 from chalicelib.domain.identifiers import sha256
+from chalicelib.domain.identity import address_key
 from chalicelib.domain.records import Event, Link, StoredReferral, WorklistRow
 
 # The worklist's views, one index each, all sorted `<created_at>#<reference>` newest first.
@@ -37,10 +39,14 @@ PERSON_INDEX = "gsi7"
 # Monthly releases to come (sparse): gsi8pk = RELEASE_DUE, gsi8sk = <date due>#<reference>,
 # while a referral has one; the daily reminder asks for what is due by today.
 RELEASE_INDEX = "gsi8"
+# One referrer's referrals, for their own page (/my-referrals): gsi9pk = REFERRER#<SHA-256 of
+# the address without case>; moved when an advisor corrects the referrer's address, removed
+# with the rest of the personal data by retention.
+REFERRER_INDEX = "gsi9"
 # The other indexes carry keys only: their key attributes are written once (at submission or
 # intake), so the many later status changes cost them nothing.
 KEYS_ONLY_INDEXES = (ALL_INDEX, BOROUGH_INDEX, TIER_INDEX, FLAGGED_INDEX, WAITING_INDEX,
-                     PERSON_INDEX, RELEASE_INDEX)
+                     PERSON_INDEX, RELEASE_INDEX, REFERRER_INDEX)
 WORKLIST_COLUMNS = ("reference", "status", "created_at", "updated_at", "total_pence", "tier",
                     "step", "referrer_email", "flags")
 
@@ -98,6 +104,12 @@ def status_partition(status: str) -> str:
 
 def person_partition(nhs_number: str) -> str:
     return f"PERSON#{sha256('nhs-number:' + nhs_number.replace(' ', ''))}"
+
+
+def referrer_partition(email: str) -> str:
+    """The referrer index's partition for an address, however it is typed (hashed: the key
+    has a bounded length and no address in it)."""
+    return f"REFERRER#{sha256('referrer:' + address_key(email))}"
 
 
 def link_key(id_hash: str) -> dict[str, Any]:
@@ -188,7 +200,7 @@ def table_definition(table_name: str) -> dict[str, Any]:
         "BillingMode": "PAY_PER_REQUEST",
         "AttributeDefinitions": [
             {"AttributeName": name, "AttributeType": "S"}
-            for name in ("pk", "sk", *(f"gsi{i}{part}" for i in range(1, 9)
+            for name in ("pk", "sk", *(f"gsi{i}{part}" for i in range(1, 10)
                                        for part in ("pk", "sk")))
         ],
         "KeySchema": [

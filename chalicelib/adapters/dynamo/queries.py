@@ -1,6 +1,6 @@
-"""Reading many referrals: the worklist's views, the reports' range, one person's referrals and
-the retention job's candidates. Index queries only, never a scan, so what a page costs does not
-grow with the table."""
+"""Reading many referrals: the worklist's views, the reports' range, one person's referrals, one
+referrer's and the retention job's candidates. Index queries only, never a scan, so what a page
+costs does not grow with the table."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from chalicelib.adapters.dynamo.items import (
     BOROUGH_INDEX,
     FLAGGED_INDEX,
     PERSON_INDEX,
+    REFERRER_INDEX,
     RELEASE_INDEX,
     STATUS_INDEX,
     TIER_INDEX,
@@ -25,6 +26,7 @@ from chalicelib.adapters.dynamo.items import (
     reference_of,
     referral_from_item,
     referral_key,
+    referrer_partition,
     row_from_item,
     s,
     status_partition,
@@ -32,7 +34,13 @@ from chalicelib.adapters.dynamo.items import (
 from chalicelib.domain.codes import STATUSES
 from chalicelib.domain.dates import now_iso
 from chalicelib.domain.errors import BadPageToken
-from chalicelib.domain.records import StoredReferral, View, WorklistPage, WorklistRow
+from chalicelib.domain.records import (
+    ReferralPage,
+    StoredReferral,
+    View,
+    WorklistPage,
+    WorklistRow,
+)
 
 # view kind -> (index, partition of a value)
 VIEWS: dict[str, tuple[str, str]] = {
@@ -121,9 +129,15 @@ class ReferralQueries:
             ExpressionAttributeNames={"#pk": f"{ALL_INDEX}pk", "#sk": f"{ALL_INDEX}sk"},
             ExpressionAttributeValues={":pk": s("REFERRALS"), ":start": s(start),
                                        ":end": s(end)})]
+        return self._referrals(keys)
+
+    def _referrals(self, keys: list[dict[str, Any]], consistent: bool = False
+                   ) -> list[StoredReferral]:
+        """The referrals at these keys, in their order (BatchGetItem, 100 at a time)."""
         found: dict[str, StoredReferral] = {}
         for offset in range(0, len(keys), 100):
-            request: dict[str, Any] = {self.table: {"Keys": keys[offset:offset + 100]}}
+            request: dict[str, Any] = {self.table: {"Keys": keys[offset:offset + 100],
+                                                    "ConsistentRead": consistent}}
             while request:
                 response = self.client.batch_get_item(RequestItems=request)
                 for item in response["Responses"].get(self.table, []):
@@ -131,6 +145,28 @@ class ReferralQueries:
                     found[stored.reference] = stored
                 request = response.get("UnprocessedKeys") or {}
         return [found[reference_of(k)] for k in keys if reference_of(k) in found]
+
+    def for_referrer(self, email: str, size: int, after: str | None = None) -> ReferralPage:
+        partition = referrer_partition(email)
+        start = _decode_token(after, REFERRER_INDEX) if after else None
+        # A token from another referrer's page is refused, not followed into their partition.
+        if start is not None and start[f"{REFERRER_INDEX}pk"]["S"] != partition:
+            raise BadPageToken(after or "")
+        kwargs: dict[str, Any] = {
+            "TableName": self.table, "IndexName": REFERRER_INDEX,
+            "KeyConditionExpression": "#pk = :pk",
+            "ExpressionAttributeNames": {"#pk": f"{REFERRER_INDEX}pk"},
+            "ExpressionAttributeValues": {":pk": s(partition)},
+            "ScanIndexForward": False, "Limit": size,
+            **({"ExclusiveStartKey": start} if start else {}),
+        }
+        found = self.client.query(**kwargs)
+        keys = [{"pk": i["pk"], "sk": i["sk"]} for i in found["Items"]]
+        # Read consistently: the index lags the table, and the page shows where each one is
+        # now. One whose address was corrected away meanwhile is not this referrer's.
+        referrals = [r for r in self._referrals(keys, consistent=True)
+                     if referrer_partition(r.referrer_email) == partition]
+        return ReferralPage(referrals, _encode_token(found.get("LastEvaluatedKey")))
 
     def releases_due(self, by: str) -> list[str]:
         return [reference_of(i) for i in self._query_all(
@@ -169,11 +205,13 @@ class ReferralQueries:
                     "TableName": self.table, "Key": referral_key(seen.reference),
                     "UpdateExpression": ("SET facts = :facts, anonymised_at = :at REMOVE answers, "
                                          "referrer_email, progress, flags, basis, ledger, "
-                                         "undelivered, #p7, #s7"),
+                                         "undelivered, #p7, #s7, #p9, #s9"),
                     "ConditionExpression": "updated_at = :seen AND attribute_not_exists("
                                            "anonymised_at)",
                     "ExpressionAttributeNames": {"#p7": f"{PERSON_INDEX}pk",
-                                                 "#s7": f"{PERSON_INDEX}sk"},
+                                                 "#s7": f"{PERSON_INDEX}sk",
+                                                 "#p9": f"{REFERRER_INDEX}pk",
+                                                 "#s9": f"{REFERRER_INDEX}sk"},
                     "ExpressionAttributeValues": {
                         ":facts": s(json.dumps(facts, sort_keys=True)), ":at": s(at),
                         ":seen": s(seen.updated_at)},

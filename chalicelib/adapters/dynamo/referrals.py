@@ -17,6 +17,7 @@ from chalicelib.adapters.dynamo.items import (
     BOROUGH_INDEX,
     FLAGGED_INDEX,
     PERSON_INDEX,
+    REFERRER_INDEX,
     RELEASE_INDEX,
     TIER_INDEX,
     WAITING_INDEX,
@@ -29,6 +30,7 @@ from chalicelib.adapters.dynamo.items import (
     person_partition,
     referral_from_item,
     referral_key,
+    referrer_partition,
     s,
     sort_key,
     status_partition,
@@ -97,6 +99,8 @@ class DynamoReferrals(EmailRecords):
             **index_entry(ALL_INDEX, "REFERRALS", created_at, reference),
             **index_entry(BOROUGH_INDEX, f"BOROUGH#{new.borough}", created_at, reference),
             **index_entry(PERSON_INDEX, person_partition(new.nhs_number), created_at, reference),
+            **index_entry(REFERRER_INDEX, referrer_partition(new.referrer_email), created_at,
+                          reference),
             "reference": s(reference),
             "status": s("submitted"),
             "created_at": s(created_at),
@@ -228,8 +232,8 @@ class DynamoReferrals(EmailRecords):
     @staticmethod
     def _with_views(fields: dict[str, Any], sort: str) -> dict[str, Any]:
         """The fields, and the index keys that file the referral in the tier and flagged views
-        when intake records its tier and flags, and in the release schedule while a monthly
-        release is due."""
+        when intake records its tier and flags, in the release schedule while a monthly
+        release is due, and under the referrer's address when an advisor corrects it."""
         extra: dict[str, Any] = {}
         if "tier" in fields:
             extra.update({f"{TIER_INDEX}pk": f"TIER#{fields['tier']}", f"{TIER_INDEX}sk": sort})
@@ -240,6 +244,9 @@ class DynamoReferrals(EmailRecords):
             extra.update({f"{RELEASE_INDEX}pk": "RELEASE_DUE" if due else None,
                           f"{RELEASE_INDEX}sk": f"{due}#{sort.rsplit('#', 1)[1]}" if due
                           else None})
+        if fields.get("referrer_email"):
+            extra.update({f"{REFERRER_INDEX}pk": referrer_partition(fields["referrer_email"]),
+                          f"{REFERRER_INDEX}sk": sort})
         return {**fields, **extra}
 
     def _use_link_update(self, id_hash: str, now: int) -> dict[str, Any]:
