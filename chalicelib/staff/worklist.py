@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 # The statuses in which a referral may wait on a PHB advisor (a request waits on one only at
 # the advisor's step).
 ADVISOR_STATUSES = ("needs_attention", "agreement_accepted", "awaiting_sign_off")
-HELD_BACK_KINDS = {"sign_in": "Staff sign-in links", "acknowledgement": "Referral acknowledgements"}
+HELD_BACK_KINDS = {"sign_in": "Staff sign-in links", "acknowledgement": "Referral acknowledgements",
+                   "referrer_sign_in": "Referrer sign-in links",
+                   "referrer_resend": "Requests a referrer sent again"}
 
 
 def view_choices(svc: Services) -> list[dict[str, str]]:
