@@ -13,6 +13,7 @@ from chalicelib.actions.links import LinkProblem
 from chalicelib.domain import amendment, codes, ledger, pathway
 from chalicelib.domain.errors import FieldError
 from chalicelib.domain.identity import find_address
+from chalicelib.domain.outcomes import goal_answers
 from chalicelib.domain.records import Link, StoredReferral
 from chalicelib.web.forms import FormRejected, parse_form
 from chalicelib.web.responses import form_context, page, problem_page
@@ -173,6 +174,9 @@ def _context(svc: Services, opened: Opened) -> dict[str, Any]:
         # Who signs off and why, and the person's other PHBs, for the people deciding.
         "basis": stored.basis or {},
         "related": related(svc, stored, referral) if link.action == "sign-off" else [],
+        # What the review said of each goal, beside closure's question about it.
+        "reviewed_goals": goal_answers(stored.recorded.get("review"), "progress",
+                                       len(referral.goals)),
     }
 
 

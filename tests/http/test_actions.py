@@ -1,22 +1,36 @@
 """The pages behind the emailed links, through HTTP on the in-memory adapters: the decision's
-boxes revealed under their choices, and read only for the choice made."""
+boxes revealed under their choices (and read only for the choice made), review and closure
+asked goal by goal, and the answers a PHB advisor follows up flagging the case."""
 
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 
+from chalicelib.actions import commands
+from chalicelib.actions.pages import decided_flags
 from chalicelib.bootstrap import Services
 from chalicelib.domain.policy import MAX_TEXT
+from chalicelib.domain.records import View
+from chalicelib.domain.referral import load_stored
 from tests.usecases.drive import emails_to, link_of, request, submit
 
 REFERRER = "sam.okafor@nhs.net"
 MANAGER = "jo.patel@nhs.net"
 PANEL = "phb-panel@example.org"
 ADVISORS = "phb-advisors@example.org"
+SOON = (date.today() + timedelta(days=30)).isoformat()
+LATER = (date.today() + timedelta(days=80)).isoformat()
+TWO_GOALS = [{"area": "physical_health", "goal": "Swim once a week", "target_date": SOON},
+             {"area": "social", "goal": "Join the swimming club's social evening",
+              "target_date": LATER}]
+REQOL = {**{f"reqol10.items.{i}": "3" for i in range(10)}, "reqol10.physical_health": "3"}
+CLEAN_REVIEW = {"bought": "yes", "goals.0.progress": "progressing", "receipts": "yes",
+                "unspent": "0", **REQOL}
 
 
 def text(response: Any) -> str:
@@ -45,6 +59,32 @@ def signing(svc: Services, total: int = 30000) -> tuple[str, str]:
     reference = submit(svc, total_pence=total)
     request(svc, reference, "sign_off_request")
     return reference, path_in(svc, MANAGER, "sign off", "sign-off")
+
+
+def released(svc: Services, **changes: Any) -> str:
+    """A referral signed off, its agreement accepted and its money released."""
+    reference = submit(svc, **changes)
+    referrals = svc.store.referrals
+    while (stored := referrals.get(reference)).status == "awaiting_sign_off":
+        commands.decide(svc, stored, stored.step or "", f"{stored.step}@nhs.net", "approved")
+    commands.accept_agreement(svc, referrals.get(reference), "Alex Morgan")
+    commands.record_release(svc, referrals.get(reference), ADVISORS, 12000, date.today(),
+                            "prepaid_card", "CARD-1", "direct_payment")
+    return reference
+
+
+def reviewing(svc: Services, **changes: Any) -> tuple[str, str]:
+    reference = released(svc, **changes)
+    request(svc, reference, "review_request", step="review")
+    return reference, path_in(svc, REFERRER, "6-week review", "review")
+
+
+def closing(svc: Services, client: Any, review: dict[str, str], **changes: Any
+            ) -> tuple[str, str]:
+    reference, path = reviewing(svc, **changes)
+    assert post(client, path, review).status_code == 200
+    request(svc, reference, "closure_request", step="closure", notice="t2")
+    return reference, path_in(svc, REFERRER, "time to close", "closure")
 
 
 # --- the decision's boxes, under their choices ----------------------------------------------
@@ -123,3 +163,87 @@ def test_approving_ignores_what_was_typed_in_the_boxes(memory: Services,
     assert response.status_code == 200, text(response)
     [approved] = [e for e in memory.store.referrals.history(reference) if e.what == "approved"]
     assert "reason" not in approved.detail and "question" not in approved.detail
+
+
+# --- review and closure, goal by goal -------------------------------------------------------
+
+
+def test_the_review_asks_about_each_goal_and_keeps_each_answer_with_its_goal(
+        memory: Services, memory_client: Any) -> None:
+    reference, path = reviewing(memory, goals=TWO_GOALS)
+    page = text(memory_client.http.get(path))
+    assert "Goal 1: Swim once a week" in page
+    assert "Goal 2: Join the swimming club&#39;s social evening" in page
+    missing = post(memory_client, path, CLEAN_REVIEW)
+    assert missing.status_code == 422
+    assert "Select the progress on goal 2" in text(missing)
+    done = post(memory_client, path, {**CLEAN_REVIEW, "goals.0.progress": "achieved",
+                                      "goals.1.progress": "not_yet"})
+    assert done.status_code == 200, text(done)
+    review = memory.store.referrals.get(reference).recorded["review"]
+    assert review["goals"] == [
+        {"goal": "Swim once a week", "progress": "achieved"},
+        {"goal": "Join the swimming club's social evening", "progress": "not_yet"}]
+
+
+def test_closure_asks_whether_each_goal_was_achieved_and_keeps_each_answer(
+        memory: Services, memory_client: Any) -> None:
+    review = {**CLEAN_REVIEW, "goals.1.progress": "not_yet"}
+    reference, path = closing(memory, memory_client, review, goals=TWO_GOALS)
+    page = text(memory_client.http.get(path))
+    assert "Was each goal achieved?" in page and "Was the goal achieved?" not in page
+    assert re.search(r"Goal 1: Swim once a week.*At the 6-week review: making progress",
+                     page, re.S)
+    assert "At the 6-week review: no progress yet" in page
+    fields = {"unspent": "0", **REQOL, "goals.0.achieved": "yes"}
+    missing = post(memory_client, path, fields)
+    assert missing.status_code == 422
+    assert "Select whether goal 2 was achieved" in text(missing)
+    assert post(memory_client, path, {**fields, "goals.1.achieved": "no"}).status_code == 200
+    closure = memory.store.referrals.get(reference).recorded["closure"]
+    assert closure["goals"] == [
+        {"goal": "Swim once a week", "achieved": "yes"},
+        {"goal": "Join the swimming club's social evening", "achieved": "no"}]
+    assert closure["achieved"] == "partly"  # the goals together, as closures said before
+
+
+# --- answers an advisor follows up ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("answers, code, reason", [
+    ({"bought": "no"}, "review_not_bought", "the item or service was not bought"),
+    ({"bought": "partly"}, "review_partly_bought", "only part of what was agreed was bought"),
+    ({"receipts": "no"}, "review_no_receipts", "no receipts are held"),
+    ({"unspent": "20.00"}, "review_unspent", "£20.00 is unspent, to recover"),
+])
+def test_a_review_answer_that_needs_following_up_flags_the_case_for_an_advisor(
+        memory: Services, memory_client: Any, answers: dict[str, str], code: str,
+        reason: str) -> None:
+    reference, path = reviewing(memory)
+    done = post(memory_client, path, {**CLEAN_REVIEW, **answers})
+    assert done.status_code == 200, text(done)
+    stored = memory.store.referrals.get(reference)
+    assert [(f["code"], f["item"]) for f in stored.flags] == [(code, None)]
+    assert reason in stored.flags[0]["reason"]
+    # The worklist's flagged view lists it; its case page shows the flag's reason.
+    flagged = memory.store.referrals.page(View("flagged"), 10).rows
+    assert [r.reference for r in flagged] == [reference]
+    assert decided_flags(memory, stored, load_stored(stored.answers)) == stored.flags
+
+
+def test_a_clean_review_flags_nothing(memory: Services, memory_client: Any) -> None:
+    reference, path = reviewing(memory)
+    done = post(memory_client, path, CLEAN_REVIEW)
+    assert done.status_code == 200, text(done)
+    assert memory.store.referrals.get(reference).flags == []
+    assert memory.store.referrals.page(View("flagged"), 10).rows == []
+
+
+def test_money_unspent_at_closure_flags_the_case_to_recover_it(
+        memory: Services, memory_client: Any) -> None:
+    reference, path = closing(memory, memory_client, CLEAN_REVIEW)
+    done = post(memory_client, path, {"goals.0.achieved": "yes", "unspent": "15.50", **REQOL})
+    assert done.status_code == 200, text(done)
+    [flag] = memory.store.referrals.get(reference).flags
+    assert (flag["code"], flag["reason"]) == ("closure_unspent",
+                                              "Closure: £15.50 is unspent, to recover")
