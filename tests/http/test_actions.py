@@ -1,6 +1,7 @@
 """The pages behind the emailed links, through HTTP on the in-memory adapters: the decision's
 boxes revealed under their choices (and read only for the choice made), review and closure
-asked goal by goal, and the answers a PHB advisor follows up flagging the case."""
+asked goal by goal, the answers a PHB advisor follows up flagging the case, and the page after
+each action saying what happens next."""
 
 from __future__ import annotations
 
@@ -229,6 +230,9 @@ def test_a_review_answer_that_needs_following_up_flags_the_case_for_an_advisor(
     flagged = memory.store.referrals.page(View("flagged"), 10).rows
     assert [r.reference for r in flagged] == [reference]
     assert decided_flags(memory, stored, load_stored(stored.answers)) == stored.flags
+    # The referrer is told an advisor will follow it up.
+    assert "A PHB advisor will follow up what you told us" in text(done)
+    assert reason in text(done)
 
 
 def test_a_clean_review_flags_nothing(memory: Services, memory_client: Any) -> None:
@@ -237,6 +241,7 @@ def test_a_clean_review_flags_nothing(memory: Services, memory_client: Any) -> N
     assert done.status_code == 200, text(done)
     assert memory.store.referrals.get(reference).flags == []
     assert memory.store.referrals.page(View("flagged"), 10).rows == []
+    assert "follow up" not in text(done)
 
 
 def test_money_unspent_at_closure_flags_the_case_to_recover_it(
@@ -247,3 +252,97 @@ def test_money_unspent_at_closure_flags_the_case_to_recover_it(
     [flag] = memory.store.referrals.get(reference).flags
     assert (flag["code"], flag["reason"]) == ("closure_unspent",
                                               "Closure: £15.50 is unspent, to recover")
+
+
+# --- the page after acting ------------------------------------------------------------------
+
+
+def what_next(response: Any) -> str:
+    page = text(response)
+    assert response.status_code == 200, page
+    assert "You can close this page" not in page
+    assert "What happens next" in page
+    return page
+
+
+MY_REFERRALS = '<a href="/my-referrals">See your referrals and what is waiting for you</a>'
+
+
+def test_the_referrers_own_sign_off_says_what_happens_next_and_links_to_their_referrals(
+        memory: Services, memory_client: Any) -> None:
+    reference = submit(memory, total_pence=12000)
+    request(memory, reference, "sign_off_request")
+    page = what_next(post(memory_client, path_in(memory, REFERRER, "sign off", "sign-off"),
+                          {"decision": "approved"}))
+    assert "The request is signed off." in page
+    assert "the direct payment agreement is emailed to you to share with them" in page
+    assert "6-week review" in page
+    assert MY_REFERRALS in page
+
+
+def test_a_managers_approval_says_who_signs_off_next(memory: Services,
+                                                      memory_client: Any) -> None:
+    _, path = signing(memory, total=60000)
+    page = what_next(post(memory_client, path, {"decision": "approved"}))
+    assert "It now goes to the PHB Oversight Panel to sign off." in page
+    assert "/my-referrals" not in page  # the manager has no referrals here
+
+
+def test_a_question_says_the_answer_comes_back_with_a_new_link(memory: Services,
+                                                                 memory_client: Any) -> None:
+    reference, path = signing(memory)
+    page = what_next(post(memory_client, path, {"decision": "more_information",
+                                                "question": "Which gym?"}))
+    assert "we will email you a new link" in page
+    request(memory, reference, "information_request", step="information")
+    answered = what_next(post(memory_client, path_in(memory, REFERRER, "a question for you",
+                                                     "answer"), {"answer": "Hackney Leisure"}))
+    assert "gone back to the approving manager" in answered and MY_REFERRALS in answered
+
+
+def test_accepting_the_agreement_says_the_money_comes_next(memory: Services,
+                                                            memory_client: Any) -> None:
+    reference = submit(memory, total_pence=12000)
+    commands.decide(memory, memory.store.referrals.get(reference), "referrer", REFERRER,
+                    "approved")
+    request(memory, reference, "agreement_request", step="agreement")
+    page = what_next(post(memory_client, path_in(memory, REFERRER, "agreement", "agreement"),
+                          {"name": "Alex Morgan", "accept": "yes", "choice": "accept"}))
+    assert "A PHB advisor now arranges for the money to be released." in page
+    assert "/my-referrals" not in page  # the person's page, not the referrer's
+
+
+def test_recording_the_release_says_when_the_review_is_and_links_to_the_case(
+        memory: Services, memory_client: Any) -> None:
+    reference = submit(memory, total_pence=12000)
+    commands.decide(memory, memory.store.referrals.get(reference), "referrer", REFERRER,
+                    "approved")
+    commands.accept_agreement(memory, memory.store.referrals.get(reference), "Alex Morgan")
+    request(memory, reference, "release_request", step="release")
+    page = what_next(post(memory_client, path_in(memory, ADVISORS, "release the money",
+                                                 "release"),
+                          {"management": "direct_payment", "amount": "120.00",
+                           "how": "prepaid_card", "reference": "CARD-1", "released": "yes"}))
+    assert "The referrer will be emailed a link to the 6-week review on" in page
+    assert f'href="/staff/referrals/{reference}"' in page
+
+
+def test_the_review_and_the_closure_say_what_comes_next_and_link_to_the_referrals(
+        memory: Services, memory_client: Any) -> None:
+    reference, review = reviewing(memory)
+    page = what_next(post(memory_client, review, CLEAN_REVIEW))
+    goal_date = load_stored(memory.store.referrals.get(reference).answers).goals[0].target_date
+    assert f"close the PHB at the goal date, {goal_date.day} {goal_date:%B %Y}" in page
+    assert MY_REFERRALS in page
+    request(memory, reference, "closure_request", step="closure", notice="t2")
+    closed = what_next(post(memory_client, path_in(memory, REFERRER, "time to close", "closure"),
+                            {"goals.0.achieved": "yes", "unspent": "0", **REQOL}))
+    assert "There is nothing more for you to do." in closed and MY_REFERRALS in closed
+
+
+def test_withdrawing_says_everyone_has_been_told_and_links_to_the_referrals(
+        memory: Services, memory_client: Any) -> None:
+    submit(memory, total_pence=12000)
+    page = what_next(post(memory_client, path_in(memory, REFERRER, "received", "withdraw"),
+                          {"reason": ""}))
+    assert "everyone waiting on it has been told" in page and MY_REFERRALS in page
