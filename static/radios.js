@@ -6,9 +6,10 @@
  * served from this site because the Content-Security-Policy allows no other script, marks the
  * page as able to run nhsuk-frontend's styles for scripted components (so a box the server
  * rendered for an unchosen option is hidden from the first paint), then keeps each box in step
- * with its radio: shown when chosen, hidden otherwise, with aria-controls and aria-expanded
- * telling assistive technology which box the radio opens. It mirrors nhsuk-frontend's own
- * radios module, which is not shipped here.
+ * with its radio: shown when chosen, hidden otherwise, with aria-controls telling assistive
+ * technology which box the radio opens. (Not aria-expanded: ARIA does not allow it on a radio,
+ * and axe-core fails a page that sets it.) It mirrors nhsuk-frontend's own radios module,
+ * which is not shipped here.
  */
 (function () {
   "use strict";
@@ -32,7 +33,6 @@
       return;
     }
     box.classList.toggle(HIDDEN, !input.checked);
-    input.setAttribute("aria-expanded", input.checked ? "true" : "false");
   }
 
   function syncAll() {
