@@ -179,7 +179,7 @@ def run_one(client: Any, counter: CallCounter, handler: TimedHandler, journey: J
                    {"bought": "yes", "goals.0.progress": "progressing", "receipts": "yes",
                     **_reqol("3")})
         driver.act(REFERRER, "time to close", "closure",
-                   {"achieved": "yes", "unspent": "0", **_reqol("4")})
+                   {"goals.0.achieved": "yes", "unspent": "0", **_reqol("4")})
         with counter.paused():
             driver.email(REFERRER, "is closed")
             journey.outcome, journey.transitions = _execution(journey.reference)

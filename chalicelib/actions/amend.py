@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.actions.commands import AlreadyDone, first_released_on, ledger_of, next_due_of
 from chalicelib.domain import amendment, ledger
+from chalicelib.domain.codes import FOLLOW_UPS
 from chalicelib.domain.dates import now_iso
 from chalicelib.domain.errors import TransitionRefused
 from chalicelib.domain.money import format_pence
@@ -58,6 +59,8 @@ def amend(svc: Services, stored: StoredReferral, actor: str, amended: Referral,
     for missing in manager_needed(decision, amended):  # the person's total now needs one
         raise ledger.Refused(missing.field, missing.message)
     approvers, flags = approvers_for(decision, amended)
+    # What a review raised for an advisor still stands: only intake's flags are worked out anew.
+    flags += [f for f in stored.flags if f.get("code") in FOLLOW_UPS]
     needed = amendment.needed(
         stored.status,
         amendment.Plan(stored.total_pence, stored.tier or "referrer", stored.approvers),

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.domain import ledger, pathway
 from chalicelib.domain.dates import now_iso
 from chalicelib.domain.errors import TransitionRefused
-from chalicelib.domain.outcomes import reqol_change
+from chalicelib.domain.outcomes import follow_ups, reqol_change
 from chalicelib.domain.records import Link, StoredReferral
 
 if TYPE_CHECKING:
@@ -245,21 +245,33 @@ def _with_unspent(stored: StoredReferral, pence: int | None, step: str, actor: s
     return ledger.report_unspent(ledger_of(stored), pence or 0, step, actor, at)
 
 
+def _flagged(stored: StoredReferral, step: str, answered: dict[str, Any]) -> dict[str, Any]:
+    """The referral's flags with those the answers raise for an advisor to follow up (none
+    twice): as a field to set, or nothing when there are none, so the referral is filed in
+    the worklist's flagged view only for a reason."""
+    raised = [f for f in follow_ups(step, answered)
+              if f["code"] not in {held.get("code") for held in stored.flags}]
+    return {"flags": [*stored.flags, *raised]} if raised else {}
+
+
 def record_review(svc: Services, stored: StoredReferral, actor: str, review: dict[str, Any],
                   using: Link | None = None) -> None:
     """The 6-week review: bought, progress on each goal, ReQoL-10, receipts, and any money
-    unspent (to recover)."""
+    unspent (to recover). What was not bought, receipts not held and money unspent flag the
+    referral for a PHB advisor to follow up."""
     at = now_iso()
     money = _with_unspent(stored, review.get("unspent_pence"), "review", actor, at)
     review = {**review, "by": actor, "at": at}
     _change(svc, stored, "reviewed", actor, "reviewed", review,
-            {"progress": {**stored.recorded, "review": review}, "ledger": money}, using=using)
+            {"progress": {**stored.recorded, "review": review}, "ledger": money,
+             **_flagged(stored, "review", review)}, using=using)
     _finish(svc, stored.reference, "review")
 
 
 def record_closure(svc: Services, stored: StoredReferral, actor: str, closure: dict[str, Any],
                    using: Link | None = None) -> None:
-    """Closure at the goal date, with the ReQoL-10 change from the referral's baseline."""
+    """Closure at the goal date: whether each goal was achieved, and the ReQoL-10 change from
+    the referral's baseline. Money unspent flags the referral for an advisor to recover."""
     from chalicelib.domain.referral import load_stored
 
     baseline = load_stored(stored.answers).reqol10_baseline.items
@@ -271,7 +283,7 @@ def record_closure(svc: Services, stored: StoredReferral, actor: str, closure: d
     # Closed: nothing more is released, so no monthly release is due any more.
     _change(svc, stored, "closed", actor, "closed", closure,
             {"progress": {**stored.recorded, "closure": closure}, "ledger": money,
-             "next_release_due": None}, using=using)
+             "next_release_due": None, **_flagged(stored, "closure", closure)}, using=using)
     _finish(svc, stored.reference, "closure")
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from chalicelib.domain import codes
 from chalicelib.domain.errors import FieldError
 from chalicelib.domain.money import parse_pounds
+from chalicelib.domain.outcomes import overall_achieved
 from chalicelib.domain.policy import MAX_TEXT, MAX_TYPED_NAME, REQOL_QUESTIONS, REQOL_SCORES
 from chalicelib.domain.referral import Referral
 from chalicelib.web.forms import checked_text
@@ -143,11 +144,8 @@ def _release(form: Checked, referral: Referral, step: str) -> None:
 def _review(form: Checked, referral: Referral, step: str) -> None:
     form.done["bought"] = form.choice("bought", ("yes", "partly", "no"),
                                       "Select whether the item or service was bought")
-    form.done["goals"] = [
-        form.choice(f"goals.{i}.progress", tuple(codes.PROGRESS),
-                    f"Select the progress on goal {i + 1}")
-        for i in range(len(referral.goals))
-    ]
+    form.done["goals"] = _per_goal(form, referral, "progress", tuple(codes.PROGRESS),
+                                   "Select the progress on goal {n}")
     form.done["reqol10_items"] = form.scores("reqol10")
     form.done["receipts"] = form.choice("receipts", ("yes", "no"),
                                         "Select whether receipts are held")
@@ -157,12 +155,24 @@ def _review(form: Checked, referral: Referral, step: str) -> None:
 
 
 def _closure(form: Checked, referral: Referral, step: str) -> None:
-    form.done["achieved"] = form.choice("achieved", ("yes", "partly", "no"),
-                                        "Select whether the goal was achieved")
+    goals = _per_goal(form, referral, "achieved", tuple(codes.ACHIEVED),
+                      "Select whether goal {n} was achieved")
+    form.done["goals"] = goals
+    # The goals together, as a closure recorded it before it asked per goal.
+    form.done["achieved"] = overall_achieved([g["achieved"] for g in goals])
     form.done["reqol10_items"] = form.scores("reqol10")
     form.done["unspent_pence"] = form.pounds(
         "unspent", "Enter the unspent amount in pounds and pence, or 0", blank="0")
     form.done["notes"] = form.optional_text("notes")
+
+
+def _per_goal(form: Checked, referral: Referral, key: str, options: tuple[str, ...],
+              message: str) -> list[dict[str, str]]:
+    """One answer for each goal (`goals.<i>.<key>`), kept with the goal it answers so the
+    record reads on its own."""
+    return [{"goal": goal.goal, key: form.choice(f"goals.{i}.{key}", options,
+                                                 message.format(n=i + 1))}
+            for i, goal in enumerate(referral.goals)]
 
 
 def _withdraw(form: Checked, referral: Referral, step: str) -> None:

@@ -13,6 +13,7 @@ from chalicelib.actions.links import LinkProblem
 from chalicelib.domain import amendment, codes, ledger, pathway
 from chalicelib.domain.errors import FieldError
 from chalicelib.domain.identity import find_address
+from chalicelib.domain.outcomes import goal_answers
 from chalicelib.domain.records import Link, StoredReferral
 from chalicelib.web.forms import FormRejected, parse_form
 from chalicelib.web.responses import form_context, page, problem_page
@@ -43,20 +44,7 @@ TITLES = {
     "amend": "Change the items",
     "agreement-copy": "Your direct payment agreement",
 }
-DONE = {
-    "approved": "Your approval has been recorded.",
-    "rejected": "The request has been rejected and the referrer has been told why.",
-    "more_information": "Your question has been sent to the referrer. The request comes back "
-                        "to you when they answer.",
-    "answer": "Your answer has been sent. The request has gone back to the person who asked.",
-    "declined": "You have said you do not want this personal health budget. Nothing will be "
-                "paid. Your care team has been told.",
-    "agreement": "You have accepted the agreement. The PHB team will now release the money.",
-    "release": "The release has been recorded. The 6-week review is now scheduled.",
-    "review": "The review has been recorded. We will ask you to close the PHB at the goal date.",
-    "closure": "The PHB is closed. Thank you.",
-    "withdraw": "The referral has been withdrawn. Nothing more will happen with it.",
-}
+
 
 
 def _problem(problem: LinkProblem) -> Response:
@@ -173,6 +161,9 @@ def _context(svc: Services, opened: Opened) -> dict[str, Any]:
         # Who signs off and why, and the person's other PHBs, for the people deciding.
         "basis": stored.basis or {},
         "related": related(svc, stored, referral) if link.action == "sign-off" else [],
+        # What the review said of each goal, beside closure's question about it.
+        "reviewed_goals": goal_answers(stored.recorded.get("review"), "progress",
+                                       len(referral.goals)),
     }
 
 
@@ -262,7 +253,7 @@ def act(svc: Services, action: str, link_id: str, body: bytes) -> Response:
         context = {**_context(svc, opened), **form_context(errors, posted)}
         return page(_template(action), status=422, **context)
     try:
-        message = DONE[_perform(svc, action, opened, done)]
+        outcome = _perform(svc, action, opened, done)
     except ledger.Refused as refused:  # an amount past what the ledger allows
         errors = [FieldError(refused.field, refused.message)]
         context = {**_context(svc, opened), **form_context(errors, posted)}
@@ -272,8 +263,17 @@ def act(svc: Services, action: str, link_id: str, body: bytes) -> Response:
             409, "This has already been decided",
             "Someone else acted on this step first, so your answer was not recorded. "
             "Nothing else has changed."))
-    return page("actions/done.html", title="Done", reference=opened.stored.reference,
-                message=message)
+    return done_page(svc, action, outcome, opened)
+
+
+def done_page(svc: Services, action: str, outcome: str, opened: Opened) -> Response:
+    """What was done, what happens next for the person who did it, and where they go now."""
+    from chalicelib.actions.done import after
+
+    stored = opened.stored
+    now = svc.store.referrals.find(stored.reference) or stored
+    said = after(outcome, action, opened.link.step, stored, now, opened.referral, svc.settings)
+    return page("actions/done.html", title="Done", **said.context(stored.reference))
 
 
 def _amend(svc: Services, opened: Opened, posted: dict[str, str]) -> Response:
@@ -293,12 +293,14 @@ def _amend(svc: Services, opened: Opened, posted: dict[str, str]) -> Response:
     if result is None:
         return page(_template("amend"), status=422, **{
             **_context(svc, opened), **amend_form.context(stored, referral, values, errors)})
-    return page("actions/done.html", title="Done", reference=stored.reference,
-                message=amend_form.message(result))
+    from chalicelib.actions.done import amended
+
+    return page("actions/done.html", title="Done",
+                **amended(amend_form.message(result)).context(stored.reference))
 
 
 def _perform(svc: Services, action: str, opened: Opened, done: dict[str, Any]) -> str:
-    """Do the action; what was done, as a key of DONE."""
+    """Do the action; what was done (the decision's outcome, "declined", or the action)."""
     stored, link = opened.stored, opened.link
     actor = link.recipient
     if action == "sign-off":

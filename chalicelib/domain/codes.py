@@ -85,6 +85,19 @@ PROGRESS: dict[str, str] = {
     "no_longer_relevant": "No longer relevant",
 }
 
+# Whether each goal was achieved, asked at closure.
+ACHIEVED: dict[str, str] = {"yes": "Yes", "partly": "Partly", "no": "No"}
+
+# What a 6-week review or a closure answered that a PHB advisor follows up: each raises a flag
+# of this code on the referral (beside intake's), with this reason ("{amount}" filled in).
+FOLLOW_UPS: dict[str, str] = {
+    "review_not_bought": "6-week review: the item or service was not bought",
+    "review_partly_bought": "6-week review: only part of what was agreed was bought",
+    "review_no_receipts": "6-week review: no receipts are held for what was bought",
+    "review_unspent": "6-week review: {amount} is unspent, to recover",
+    "closure_unspent": "Closure: {amount} is unspent, to recover",
+}
+
 STATUSES: dict[str, str] = {
     "submitted": "Submitted",
     "awaiting_sign_off": "Waiting for sign-off",

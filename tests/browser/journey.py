@@ -3,7 +3,8 @@
 
 A clinician refers someone: they start the form, fill every page by its visible labels, make a
 mistake and fix it, check their answers and send the referral. Then, from the local outbox,
-they follow the acknowledgement and sign the request off; the person accepts their agreement;
+they follow the acknowledgement and sign the request off (first rejecting it without a
+reason, which the page refuses); the person accepts their agreement;
 a PHB advisor records the release of the money; the clinician completes the 6-week review and
 closes the PHB, each from the link in its email.
 
@@ -109,6 +110,8 @@ class Journey:
     answers: Answers = field(default_factory=Answers)
     reference: str = ""
     pages: list[str] = field(default_factory=list)
+    # Whether the browser runs the site's scripts (the pages work either way).
+    javascript: bool = True
 
     # --- helpers ------------------------------------------------------------------------------
 
@@ -370,9 +373,31 @@ class Journey:
         self.email_card(subject).get_by_role("link", name=re.compile(r"\/act\/sign-off\/")).click()
         self.arrive("sign-off", "Sign off a PHB request")
         expect(self.page.get_by_role("table")).to_contain_text(self.answers.item)
-        self.label("Approve the request", self.group("Your decision")).check()
+        decision = self.group("Your decision")
+        reject, reason = self.label("Reject the request", decision), self.label(
+            "If you reject it: why?")
+        # The reason's box is under "Reject": with JavaScript it shows once that is chosen;
+        # without, it shows all along, labelled for that choice.
+        if self.javascript:
+            expect(reason).to_be_hidden()
+            expect(reject).to_have_attribute("aria-controls", "conditional-decision-2")
+        else:
+            expect(reason).to_be_visible()
+        reject.check()
+        expect(reason).to_be_visible()
+        # The mistake: rejecting without saying why. The box is served open, with the error.
+        self.press("Send decision")
+        self.arrive("sign-off-error", "Sign off a PHB request")
+        expect(reason).to_be_visible()
+        expect(reason).to_have_accessible_description(
+            re.compile("Enter why you are rejecting the request"))
+        # Approving after all: the reason's box closes again (and is not read if it shows).
+        self.label("Approve the request", decision).check()
+        if self.javascript:
+            expect(reason).to_be_hidden()
         self.press("Send decision")
         self.arrive("sign-off-done", "Done")
+        self.what_happens_next(referrer=True)
 
     def agreement(self) -> None:
         """As the person: open the agreement from their email, and accept it."""
@@ -387,6 +412,17 @@ class Journey:
         self.label("I have read this agreement and I accept it").check()
         self.press("Accept the agreement")
         self.arrive("agreement-done", "Done")
+        self.what_happens_next(referrer=False)
+
+    def what_happens_next(self, referrer: bool) -> None:
+        """A done page says what happens next; the referrer's links to their referrals."""
+        expect(self.page.get_by_role("heading", name="What happens next")).to_be_visible()
+        expect(self.page.get_by_text("You can close this page")).to_have_count(0)
+        mine = self.page.get_by_role("link", name="See your referrals and what is waiting for you")
+        if referrer:
+            expect(mine).to_have_attribute("href", re.compile(r"/my-referrals$"))
+        else:
+            expect(mine).to_have_count(0)
 
     def open_link(self, subject: str, action: str) -> None:
         """From the outbox, follow the action link in the email with this subject."""
@@ -408,6 +444,9 @@ class Journey:
         self.label("The money has been released").check()
         self.press("Record the release")
         self.arrive("release-done", "Done")
+        self.what_happens_next(referrer=False)
+        expect(self.page.get_by_role("link", name=f"Open {self.reference} in the staff console")
+               ).to_be_visible()
 
     def fill_reqol(self, score: str) -> None:
         for number in range(1, 11):
@@ -427,6 +466,7 @@ class Journey:
         self.label("Notes (optional)").fill("Swimming twice a week since the pass arrived.")
         self.press("Send the review")
         self.arrive("review-done", "Done")
+        self.what_happens_next(referrer=True)
 
     def closure(self) -> None:
         """As the referrer: close the PHB at the goal date (2 seconds later locally); the
@@ -435,11 +475,14 @@ class Journey:
         self.wait_for_email("time to close", to=a.referrer_email)
         self.open_link(f"PHB {self.reference}: time to close", "closure")
         self.arrive("closure", "Close the PHB")
-        self.label("Yes", self.group("Was the goal achieved?")).check()
+        goal = self.group(f"Goal 1: {a.goal}")
+        expect(goal).to_contain_text("At the 6-week review: making progress")
+        self.label("Yes", goal).check()
         self.fill_reqol("4")
         self.label("Money left unspent").fill("0")
         self.press("Close the PHB")
         self.arrive("closure-done", "Done")
+        self.what_happens_next(referrer=True)
         self.wait_for_email("is closed", to=a.referrer_email)
         self.open_outbox()
         expect(self.email_card(f"PHB {self.reference} is closed")).to_be_visible()

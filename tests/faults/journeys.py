@@ -135,7 +135,7 @@ JOURNEY_A = [
         "bought": "yes", "goals.0.progress": "progressing", "receipts": "yes", **_reqol("3")}),
         ("closure",), Until("reviewed", "closure")),
     Segment(Action("closure", "referrer", "time to close", "closure", {
-        "achieved": "yes", "unspent": "0", **_reqol("4")}), ("closure email",),
+        "goals.0.achieved": "yes", "unspent": "0", **_reqol("4")}), ("closure email",),
         Until("closed", email="is closed")),
 ]
 JOURNEY_B = [

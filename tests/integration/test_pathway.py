@@ -132,7 +132,7 @@ def test_fast_track_referral_from_submission_to_closure(api: Any, client: Any) -
 
     closure_path = opened_twice_changes_nothing(client, reference, REFERRER, "time to close",
                                                 "closure")
-    closed = post_form(client, closure_path, {"achieved": "yes", "unspent": "0",
+    closed = post_form(client, closure_path, {"goals.0.achieved": "yes", "unspent": "0",
                                               **reqol(score="4")})
     assert closed.status_code == 200, body(closed)
     wait_for_email(REFERRER, "is closed")

@@ -105,7 +105,7 @@ def test_every_role_typed_with_capitals_acts_at_every_step_and_after_a_resend(
     act(client, REFERRER, "6-week review", "review", {
         "bought": "yes", "goals.0.progress": "progressing", "receipts": "yes",
         **reqol(score="3")})
-    act(client, REFERRER, "time to close", "closure", {"achieved": "yes", "unspent": "0",
+    act(client, REFERRER, "time to close", "closure", {"goals.0.achieved": "yes", "unspent": "0",
                                                        **reqol(score="4")})
     assert wait_for_execution(reference)["status"] == "SUCCEEDED"
     history = store().history(reference)

@@ -358,3 +358,16 @@ def referral_of_person() -> dict[str, Any]:
     from tests.factories import make_referral
 
     return dict(make_referral()["person"])
+
+
+def test_what_a_review_flagged_for_an_advisor_survives_an_amendment_sent_to_sign_off(
+        memory: Services) -> None:
+    reference = released(memory, pence=1000)
+    commands.record_review(memory, memory.store.referrals.get(reference), REFERRER, {
+        "bought": "partly", "goals": [{"goal": "Gym", "progress": "progressing"}],
+        "reqol10_items": [2] * 10, "reqol10_physical_health": 2, "receipts": "yes",
+        "unspent_pence": 0, "notes": ""})
+    done = changed(memory, reference, [gym(25000)], manager=JO)
+    stored = memory.store.referrals.get(reference)
+    assert (done.needed, stored.status) == (amendment.SIGN_OFF, "awaiting_sign_off")
+    assert [f["code"] for f in stored.flags] == ["review_partly_bought"]
