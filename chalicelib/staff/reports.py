@@ -2,12 +2,13 @@
 
 The date range is two `YYYY-MM-DD` query parameters, `from` and `to` (inclusive); without them,
 the financial year so far. The figures are worked out per request from the anonymous facts
-(`chalicelib/domain/facts.py`: one index query and batched reads by key; never a scan).
+(`chalicelib/domain/facts.py`) of the referrals active in the range (index queries and batched
+reads by key; never a scan).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from chalice.app import Response
@@ -51,20 +52,23 @@ def date_range(query: dict[str, str]) -> tuple[date, date, list[FieldError]]:
     return chosen["from"], chosen["to"], errors
 
 
-def load_facts(svc: Services, until: date, since: date | None = None) -> list[dict[str, Any]]:
-    """The facts of every referral submitted from `since` (or ever) up to `until`, inclusive."""
+def load_facts(svc: Services, since: date, until: date) -> list[dict[str, Any]]:
+    """The facts of every referral active from `since` to `until`, inclusive: submitted by
+    `until` and not ended before `since` (one query of the activity index per month from
+    `since`, then reads by key; never a scan)."""
     from chalicelib.domain.facts import facts_of
 
-    start = since.isoformat() if since else "0000"
-    end = (until + timedelta(days=1)).isoformat()  # sort keys are `<created_at>#<reference>`
-    return [facts_of(stored) for stored in svc.store.referrals.submitted_between(start, end)]
+    return [facts_of(stored) for stored in svc.store.referrals.active_between(
+        since.isoformat(), until.isoformat())]
 
 
 def _tables(svc: Services, start: date, end: date) -> list[Table]:
     from chalicelib.domain import reports
 
     settings = svc.settings
-    return reports.all_reports(load_facts(svc, until=end), start, end, settings.population,
+    # The quarterly return counts whole financial quarters: from the first one's first day.
+    since = reports.financial_quarters(start, end)[0][1]
+    return reports.all_reports(load_facts(svc, since, end), start, end, settings.population,
                                settings.tier_labels)
 
 
