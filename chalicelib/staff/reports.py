@@ -3,7 +3,8 @@
 The date range is two `YYYY-MM-DD` query parameters, `from` and `to` (inclusive); without them,
 the financial year so far. The figures are worked out per request from the anonymous facts
 (`chalicelib/domain/facts.py`) of the referrals active in the range (index queries and batched
-reads by key; never a scan).
+reads by key; never a scan), and no figure about fewer people than the threshold is shown
+(`chalicelib/domain/disclosure.py`).
 """
 
 from __future__ import annotations
@@ -63,17 +64,20 @@ def load_facts(svc: Services, since: date, until: date) -> list[dict[str, Any]]:
 
 
 def _tables(svc: Services, start: date, end: date) -> list[Table]:
+    """Every report for the range, with small numbers withheld (`domain/disclosure.py`)."""
     from chalicelib.domain import reports
+    from chalicelib.domain.disclosure import withhold_small_numbers
 
     settings = svc.settings
     # The quarterly return counts whole financial quarters: from the first one's first day.
     since = reports.financial_quarters(start, end)[0][1]
-    return reports.all_reports(load_facts(svc, since, end), start, end, settings.population,
-                               settings.tier_labels)
+    tables = reports.all_reports(load_facts(svc, since, end), start, end, settings.population,
+                                 settings.tier_labels)
+    return [withhold_small_numbers(t, settings.small_number_threshold) for t in tables]
 
 
 def reports_page(svc: Services, request: Any) -> Response:
-    from chalicelib.domain.reports import show
+    from chalicelib.domain.disclosure import show
     from chalicelib.web.charts import bar_chart
 
     session = require_staff(svc, request)
@@ -87,6 +91,7 @@ def reports_page(svc: Services, request: Any) -> Response:
                 session=session, title="Reports", start=start, end=end,
                 tables=[] if errors else _tables(svc, start, end),
                 anchor=lambda name: name, show=show, chart=bar_chart,
+                threshold=svc.settings.small_number_threshold,
                 **form_context(errors, typed))
 
 
@@ -95,7 +100,7 @@ def download_csv(svc: Services, request: Any, name: str) -> Response:
     session = require_staff(svc, request)
     if isinstance(session, Response):
         return session
-    from chalicelib.domain.reports import to_csv
+    from chalicelib.domain.disclosure import to_csv
 
     start, end, errors = date_range(query_of(request))
     slug = name.removesuffix(".csv")
