@@ -1,6 +1,7 @@
 """`make bench`: measure, print the table, write docs/PERFORMANCE.md.
 
 Usage: python -m bench [--quick] [--no-package] [--output PATH]
+(`python -m bench.reports` measures the reports' range alone and prints its section.)
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     # moto logs a stopped execution's abandoned Map iteration as an error: not ours to show.
     logging.getLogger("moto").setLevel(logging.CRITICAL)
 
-    from bench import ROOT, coldstart, cost, intake, report, scale, size
+    from bench import ROOT, coldstart, cost, intake, report, reports, scale, size
     from bench.awscalls import CallCounter
 
     results = report.Results(started=datetime.now(UTC), quick=args.quick, load_before=_load())
@@ -70,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
 
     step = _step("scale: the worklist query at 1,000 and 50,000 referrals")
     results.scale = scale.measure()
+    _done(step)
+
+    step = _step("scale: the reports' range at 1,000 and 50,000 referrals")
+    results.reports = reports.measure()
     _done(step)
 
     step = _step("size: make package, and the form's first page")

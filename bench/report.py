@@ -22,6 +22,8 @@ from bench.cost import (
 )
 from bench.intake import Intake
 from bench.journeys import Journey
+from bench.reports import ReportsScale
+from bench.reports import section as reports_section
 from bench.scale import PAGE, Scale
 from bench.size import Size
 
@@ -49,6 +51,7 @@ class Results:
     pages: Journey | None = None
     costs: list[Cost] = field(default_factory=list)
     scale: Scale | None = None
+    reports: ReportsScale | None = None
     size: Size | None = None
     problems: list[str] = field(default_factory=list)
 
@@ -568,6 +571,8 @@ def markdown(r: Results) -> str:
     for section in (_cold_section, _intake_section, _journeys_section, _pages_section,
                     _costs_section, _idle_section, _scale_section, _size_section):
         out += section(r)
+        if section is _scale_section:
+            out += reports_section(r.reports)
     notes = compression_note()
     if notes:
         out += [notes, ""]

@@ -46,6 +46,7 @@ BOUNDS: dict[str, tuple[int, int | None]] = {
     "closure_at_most_seconds_after_review": (0, None),
     "reqol_reliable_change": (1, 40),
     "person_window_days": (1, 3660),
+    "small_number_threshold": (1, 100),
 }
 
 
@@ -105,6 +106,9 @@ class Settings:
     # The sign-off tier is decided on the person's total: this request and what their other
     # PHBs had approved within this many days (a request cannot be split to stay under it).
     person_window_days: int = 365
+    # The reports show no count below this, and no figure worked out from fewer people, as
+    # NHS England's statistical disclosure practice asks (1 shows every figure).
+    small_number_threshold: int = 5
     agreement_version: str = "2026-11"
     help_email: str = "phb@example.org"
     help_phone: str = "020 3869 9728"

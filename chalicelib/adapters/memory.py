@@ -206,9 +206,11 @@ class MemoryReferrals(MemoryEmails):
         rows = [_row(h.stored) for h in chosen]
         return WorklistPage(rows, token, scanned_count=len(rows))
 
-    def submitted_between(self, start: str, end: str) -> list[StoredReferral]:
-        found = [h.stored for h in self._held.values()
-                 if start <= f"{h.stored.created_at}#{h.stored.reference}" <= end]
+    def active_between(self, since: str, until: str) -> list[StoredReferral]:
+        from chalicelib.domain.facts import ended_on
+
+        found = [h.stored for h in self._held.values() if h.stored.created_at[:10] <= until
+                 and (ended_on(h.stored) or since) >= since]
         return sorted(found, key=lambda r: (r.created_at, r.reference))
 
     def releases_due(self, by: str) -> list[str]:

@@ -59,3 +59,19 @@ def facts_of(stored: StoredReferral) -> dict[str, Any]:
         "closed_at": closure["at"] if closure else None,
         "ended_at": stored.updated_at if stored.status in FINAL else None,
     }
+
+
+def ended_on(stored: StoredReferral) -> str | None:
+    """The day (YYYY-MM-DD) a referral stopped mattering to the reports: the day of its last
+    change once it has ended (closed, not approved, expired or withdrawn) with no unspent money
+    still to recover; None while it is open, or while money is still to recover (the money
+    report counts what is still to recover at the end of any later range).
+
+    The stores file each referral by it, so the reports read the referrals active in a range
+    (`Referrals.active_between`) rather than every referral submitted before its end."""
+    if stored.status not in FINAL:
+        return None
+    money = stored.facts if stored.facts is not None else (stored.ledger or {})
+    if any(u["state"] == "to_recover" for u in money.get("unspent") or []):
+        return None
+    return stored.updated_at[:10]

@@ -127,8 +127,11 @@ class Referrals(Protocol):
         before `now`. Index queries only: never a scan."""
         ...
 
-    def submitted_between(self, start: str, end: str) -> list[StoredReferral]:
-        """Every referral whose `created_at` sorts between the two ISO prefixes, oldest first."""
+    def active_between(self, since: str, until: str) -> list[StoredReferral]:
+        """Every referral active in the range (both YYYY-MM-DD, inclusive): submitted on or
+        before `until` and not ended before `since` (`chalicelib.domain.facts.ended_on`), oldest
+        first. What it reads grows with the referrals active in the range, not with the table:
+        index queries only, never a scan."""
         ...
 
     def releases_due(self, by: str) -> list[str]:

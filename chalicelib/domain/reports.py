@@ -1,9 +1,10 @@
 """The monitoring reports commissioners judge the service by, worked out from anonymous facts.
 
 Every report is a `Table`: the same rows make the page's table, its SVG chart and its CSV, so
-the three never disagree. The functions here are pure (a list of facts in, tables out); the
-facts come from `chalicelib/domain/facts.py` (one small dict per referral, no personal data)
-and the charts are drawn by `chalicelib/web/charts.py`.
+the three never disagree; `chalicelib/domain/disclosure.py` withholds its small numbers before
+any of them is shown, and shows and writes its values. The functions here are pure (a list of
+facts in, tables out); the facts come from `chalicelib/domain/facts.py` (one small dict per
+referral, no personal data) and the charts are drawn by `chalicelib/web/charts.py`.
 
 Which referrals each report counts:
 
@@ -15,8 +16,6 @@ Which referrals each report counts:
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import statistics
 from dataclasses import dataclass, field
@@ -25,7 +24,6 @@ from typing import Any
 
 from chalicelib.domain import codes
 from chalicelib.domain.dates import parse_iso
-from chalicelib.domain.money import format_pence
 from chalicelib.domain.policy import SIGN_OFF_TARGET_DAYS
 
 # How a column's values are shown on the page and written to the CSV.
@@ -36,6 +34,9 @@ KINDS = ("text", "count", "pence", "days", "share", "points", "score")
 class Column:
     heading: str
     kind: str = "text"
+    # The column (in the same row) counting the people a figure is worked out from: a sum,
+    # mean, median or share is withheld with it when they are few (`domain/disclosure.py`).
+    of: int | None = None
 
 
 @dataclass
@@ -47,7 +48,14 @@ class Table:
     # The chart: the column holding each bar's label and the column of its value; None: no chart.
     chart: tuple[int, int] | None = (0, 1)
     note: str = ""
-    total: int = field(default=0)  # how many referrals (or PHBs) the table is about
+    total: Any = field(default=0)  # how many referrals (or PHBs) the table is about
+    # For withholding small numbers: cells, (row, column), adding up to a total a reader has
+    # or can work out (so one withheld alone could be worked out from the others); per row,
+    # how many people its figures are about when that is not its count (entries of money);
+    # and how many people its shares are of, when not their row's count.
+    groups: list[list[tuple[int, int]]] = field(default_factory=list)
+    people: list[int] | None = None
+    among: int | None = None
 
 
 # --- small pieces ----------------------------------------------------------------------------
@@ -94,7 +102,8 @@ def counts(facts: list[dict[str, Any]], by: str, labels: dict[str, str]) -> Tabl
     names = {"status": "Status", "tier": "Signed off by", "borough": "Borough"}
     rows = [[labels.get(code, "Not yet known"), n] for code, n in tally.items()]
     return Table(f"{by}", f"Referrals by {names[by].lower()}",
-                 [Column(names[by]), Column("Referrals", "count")], rows, total=len(facts))
+                 [Column(names[by]), Column("Referrals", "count")], rows, total=len(facts),
+                 groups=[[(r, 1) for r in range(len(rows))]])
 
 
 def categories(facts: list[dict[str, Any]]) -> Table:
@@ -112,7 +121,7 @@ def categories(facts: list[dict[str, Any]]) -> Table:
     rows = [[labels[c], referrals[c], items[c], cost[c]] for c in labels]
     return Table("category", "Referrals by category of item requested",
                  [Column("Category"), Column("Referrals asking for it", "count"),
-                  Column("Items", "count"), Column("Cost requested", "pence")], rows,
+                  Column("Items", "count", of=1), Column("Cost requested", "pence", of=1)], rows,
                  note="A referral asking for items in two categories counts once in each.",
                  total=len(facts))
 
@@ -132,8 +141,9 @@ def sign_off_times(facts: list[dict[str, Any]], tiers: dict[str, str]) -> Table:
                      "2 to 3 days" if code == "referrer" else "None set"])
     return Table("sign-off", "Time from submission to final sign-off",
                  [Column("Signed off by"), Column("Signed off", "count"),
-                  Column("Median days", "days"), Column("90th percentile days", "days"),
-                  Column("Within 3 days", "share"), Column("Target")], rows, chart=(0, 2),
+                  Column("Median days", "days", of=1),
+                  Column("90th percentile days", "days", of=1),
+                  Column("Within 3 days", "share", of=1), Column("Target")], rows, chart=(0, 2),
                  note="Referrals that were signed off; days counted to the hour. The 90th "
                       "percentile is the nearest-rank value.", total=len(signed))
 
@@ -152,9 +162,11 @@ def spend_by_management(facts: list[dict[str, Any]]) -> Table:
                  round(sum(amounts) / len(amounts)) if amounts else None])
     return Table("spend-management", "Spend by how the budget is managed",
                  [Column("Budget management"), Column("PHBs", "count"),
-                  Column("Total released", "pence"), Column("Average per PHB", "pence")],
+                  Column("Total released", "pence", of=1),
+                  Column("Average per PHB", "pence", of=1)],
                  rows, chart=(0, 2), note="PHBs whose money has been released; the amounts "
-                 "recorded at release.", total=len(released))
+                 "recorded at release.", total=len(released),
+                 groups=[[(r, 1) for r in range(len(rows) - 1)]])  # "All" is their total
 
 
 def spend_by_category(facts: list[dict[str, Any]]) -> Table:
@@ -168,8 +180,9 @@ def spend_by_category(facts: list[dict[str, Any]]) -> Table:
         rows.append([label, len(per_phb), sum(per_phb),
                      round(sum(per_phb) / len(per_phb)) if per_phb else None])
     return Table("spend-category", "Spend by category",
-                 [Column("Category"), Column("PHBs", "count"), Column("Total agreed", "pence"),
-                  Column("Average per PHB", "pence")], rows, chart=(0, 2),
+                 [Column("Category"), Column("PHBs", "count"),
+                  Column("Total agreed", "pence", of=1),
+                  Column("Average per PHB", "pence", of=1)], rows, chart=(0, 2),
                  note="The agreed cost of the items in PHBs whose money has been released.",
                  total=len(released))
 
@@ -187,12 +200,17 @@ def money(facts: list[dict[str, Any]], start: date, end: date) -> Table:
     released_of = [sum(r["amount_pence"] for r in f.get("releases", [])
                        if _day(r["on"]) <= end) for f in approved]
     approved_pence = sum(f["approved_pence"] for f in approved)
-    releases = [r for f in facts for r in f.get("releases", []) if _between(r["on"], start, end)]
-    unspent = [u for f in facts for u in f.get("unspent", [])]
+    # Each entry with the referral it belongs to: a row's figures are about that many people.
+    releases = [{**r, "of": f["reference"]} for f in facts for r in f.get("releases", [])
+                if _between(r["on"], start, end)]
+    unspent = [{**u, "of": f["reference"]} for f in facts for u in f.get("unspent", [])]
 
     def settled(state: str) -> list[dict[str, Any]]:
         return [u for u in unspent if u["state"] == state
                 and _between(u.get("settled_at"), start, end)]
+
+    def people(*entries: list[dict[str, Any]]) -> list[int]:
+        return [len({e["of"] for e in group}) for group in entries]
 
     still = [u for u in unspent if _day(u["reported_at"]) <= end and (
         u["state"] == "to_recover" or _day(u.get("settled_at") or u["reported_at"]) > end)]
@@ -211,8 +229,14 @@ def money(facts: list[dict[str, Any]], start: date, end: date) -> Table:
                                ("Written off", settled("written_off")))],
         ["Still to recover at the end date", len(still), sum(u["amount_pence"] for u in still)],
     ]
+    partly = [f for f, r in zip(approved, released_of, strict=True) if r]
+    owed = [f for f, r in zip(approved, released_of, strict=True) if f["approved_pence"] > r]
     return Table("money", "Money approved, released and unspent",
-                 [Column("What"), Column("Entries", "count"), Column("Amount", "pence")], rows,
+                 [Column("What"), Column("Entries", "count"), Column("Amount", "pence", of=1)],
+                 rows, people=[len(approved), len(partly), len(owed), *people(
+                     releases, reported, settled("recovered"), settled("written_off"), still)],
+                 # Released by the end date and not yet released add up to what was approved.
+                 groups=[[(1, 2), (2, 2)]],
                  chart=(0, 2), note="Approved is fixed at final sign-off; released is never "
                  "more than approved, so what was approved in these dates is what of it was "
                  "released by the end date and what is not yet released. Released, unspent, "
@@ -236,9 +260,10 @@ def reqol(facts: list[dict[str, Any]]) -> Table:
          _share(sum(1 for f in closed if f.get("reliable_improvement")), len(closed))],
     ]
     return Table("reqol", "ReQoL-10 outcome scores",
-                 [Column("When"), Column("People", "count"), Column("Mean total", "score"),
-                  Column("Mean change from baseline", "score"),
-                  Column("Reliable improvement", "share")], rows, chart=(0, 2),
+                 [Column("When"), Column("People", "count"),
+                  Column("Mean total", "score", of=1),
+                  Column("Mean change from baseline", "score", of=1),
+                  Column("Reliable improvement", "share", of=1)], rows, chart=(0, 2),
                  note="Totals of the ten items (0 to 40, higher is better). Changes compare "
                       "each person with their own baseline.", total=len(facts))
 
@@ -258,10 +283,13 @@ def equality(facts: list[dict[str, Any]], population: dict[str, Any]) -> Table:
     rows.append(["Not stated", len(holders) - len(stated), None, None, None])
     return Table("equality", "Ethnicity of PHB holders against the population",
                  [Column("Ethnic group"), Column("PHB holders", "count"),
-                  Column("Share of holders", "share"), Column("Share of population", "share"),
-                  Column("Difference", "points")], rows, chart=(0, 2),
+                  Column("Share of holders", "share", of=1), Column("Share of population", "share"),
+                  Column("Difference", "points", of=1)], rows, chart=(0, 2),
                  note=f"Shares of holders whose ethnicity is stated. Population: "
-                      f"{population['area']} ({population['source']}).", total=len(holders))
+                      f"{population['area']} ({population['source']}).", total=len(holders),
+                 # The holders add up to those the spend report counts; shares are of those
+                 # whose ethnicity is stated.
+                 groups=[[(r, 1) for r in range(len(rows))]], among=len(stated))
 
 
 def financial_quarters(start: date, end: date) -> list[tuple[str, date, date]]:
@@ -303,14 +331,18 @@ def nhse_quarterly(facts: list[dict[str, Any]], start: date, end: date) -> Table
                  rows, chart=None,
                  note="Financial-year quarters that overlap the dates chosen, counting every "
                       "PHB whose money was released, whenever its referral was submitted. A "
-                      "PHB leaves at closure or withdrawal.", total=len(released))
+                      "PHB leaves at closure or withdrawal.", total=len(released),
+                 # In each row the ways of managing the budget add up to its total.
+                 groups=[[(r, c) for c in range(3, 3 + len(codes.BUDGET_MANAGEMENT))]
+                         for r in range(len(rows))])
 
 
 def all_reports(facts: list[dict[str, Any]], start: date, end: date,
                 population: dict[str, Any], tiers: dict[str, str]) -> list[Table]:
-    """Every report, in the page's order. `facts` holds every referral submitted up to `end`;
-    all but the quarterly return keep to those submitted from `start`. `tiers` labels the
-    sign-off tiers (from the configured thresholds: `codes.tier_labels`)."""
+    """Every report, in the page's order. `facts` holds every referral active from the first
+    day of the first financial quarter the range overlaps to `end` (`Referrals.active_between`);
+    all but the money and the quarterly return keep to those submitted from `start`. `tiers`
+    labels the sign-off tiers (from the configured thresholds: `codes.tier_labels`)."""
     in_range = [f for f in facts if start <= _day(f["submitted_at"]) <= end]
     return [counts(in_range, "status", codes.STATUSES), counts(in_range, "tier", tiers),
             counts(in_range, "borough", codes.BOROUGHS),
@@ -326,45 +358,3 @@ def check_population(data: dict[str, Any], source: str) -> dict[str, Any]:
     if set(shares) != set(codes.ETHNIC_GROUPS) or abs(sum(shares.values()) - 1) > 0.011:
         raise ValueError(f"{source}: shares must name each broad ethnic group and add up to 1")
     return data
-
-
-# --- showing values ----------------------------------------------------------------------------
-
-
-def show(value: Any, kind: str) -> str:
-    """A value as the page shows it."""
-    if value is None:
-        return "–"
-    if kind == "pence":
-        return format_pence(int(value))
-    if kind == "share":
-        return f"{value * 100:.0f}%"
-    if kind == "points":
-        return f"{value * 100:+.0f} points"
-    if kind in ("days", "score"):
-        return f"{value:.1f}"
-    return str(value)
-
-
-def _csv_value(value: Any, kind: str) -> str:
-    if value is None:
-        return ""
-    if kind == "pence":
-        return f"{int(value) / 100:.2f}"
-    if kind in ("share", "points"):
-        return f"{value:.4f}"
-    if kind in ("days", "score"):
-        return f"{value:.2f}"
-    text = str(value)
-    # A spreadsheet would run a cell starting like a formula: keep it text.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def to_csv(table: Table) -> str:
-    """The table as CSV: a header row, amounts in pounds, shares as fractions of 1."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([c.heading + (" (£)" if c.kind == "pence" else "") for c in table.columns])
-    for row in table.rows:
-        writer.writerow([_csv_value(v, c.kind) for v, c in zip(row, table.columns, strict=True)])
-    return out.getvalue()

@@ -2,12 +2,14 @@
 
 The date range is two `YYYY-MM-DD` query parameters, `from` and `to` (inclusive); without them,
 the financial year so far. The figures are worked out per request from the anonymous facts
-(`chalicelib/domain/facts.py`: one index query and batched reads by key; never a scan).
+(`chalicelib/domain/facts.py`) of the referrals active in the range (index queries and batched
+reads by key; never a scan), and no figure about fewer people than the threshold is shown
+(`chalicelib/domain/disclosure.py`).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from chalice.app import Response
@@ -51,25 +53,31 @@ def date_range(query: dict[str, str]) -> tuple[date, date, list[FieldError]]:
     return chosen["from"], chosen["to"], errors
 
 
-def load_facts(svc: Services, until: date, since: date | None = None) -> list[dict[str, Any]]:
-    """The facts of every referral submitted from `since` (or ever) up to `until`, inclusive."""
+def load_facts(svc: Services, since: date, until: date) -> list[dict[str, Any]]:
+    """The facts of every referral active from `since` to `until`, inclusive: submitted by
+    `until` and not ended before `since` (one query of the activity index per month from
+    `since`, then reads by key; never a scan)."""
     from chalicelib.domain.facts import facts_of
 
-    start = since.isoformat() if since else "0000"
-    end = (until + timedelta(days=1)).isoformat()  # sort keys are `<created_at>#<reference>`
-    return [facts_of(stored) for stored in svc.store.referrals.submitted_between(start, end)]
+    return [facts_of(stored) for stored in svc.store.referrals.active_between(
+        since.isoformat(), until.isoformat())]
 
 
 def _tables(svc: Services, start: date, end: date) -> list[Table]:
+    """Every report for the range, with small numbers withheld (`domain/disclosure.py`)."""
     from chalicelib.domain import reports
+    from chalicelib.domain.disclosure import withhold_small_numbers
 
     settings = svc.settings
-    return reports.all_reports(load_facts(svc, until=end), start, end, settings.population,
-                               settings.tier_labels)
+    # The quarterly return counts whole financial quarters: from the first one's first day.
+    since = reports.financial_quarters(start, end)[0][1]
+    tables = reports.all_reports(load_facts(svc, since, end), start, end, settings.population,
+                                 settings.tier_labels)
+    return [withhold_small_numbers(t, settings.small_number_threshold) for t in tables]
 
 
 def reports_page(svc: Services, request: Any) -> Response:
-    from chalicelib.domain.reports import show
+    from chalicelib.domain.disclosure import show
     from chalicelib.web.charts import bar_chart
 
     session = require_staff(svc, request)
@@ -83,6 +91,7 @@ def reports_page(svc: Services, request: Any) -> Response:
                 session=session, title="Reports", start=start, end=end,
                 tables=[] if errors else _tables(svc, start, end),
                 anchor=lambda name: name, show=show, chart=bar_chart,
+                threshold=svc.settings.small_number_threshold,
                 **form_context(errors, typed))
 
 
@@ -91,7 +100,7 @@ def download_csv(svc: Services, request: Any, name: str) -> Response:
     session = require_staff(svc, request)
     if isinstance(session, Response):
         return session
-    from chalicelib.domain.reports import to_csv
+    from chalicelib.domain.disclosure import to_csv
 
     start, end, errors = date_range(query_of(request))
     slug = name.removesuffix(".csv")

@@ -1,5 +1,6 @@
 """Charts for the reports: inline SVG bar charts drawn from a report's own table, so the chart,
-the table beside it and the CSV never disagree."""
+the table beside it and the CSV never disagree (a withheld figure has no bar, only its words,
+and the scale is drawn from the figures shown)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from chalicelib.domain.reports import Table, show
+from chalicelib.domain.disclosure import Withheld, show
+from chalicelib.domain.reports import Table
 
 
 def bar_chart(table: Table) -> Any:
@@ -18,8 +20,8 @@ def bar_chart(table: Table) -> Any:
     label_at, value_at = table.chart
     kind = table.columns[value_at].kind
     bars = [(str(row[label_at]), row[value_at]) for row in table.rows
-            if isinstance(row[value_at], int | float) and row[label_at] != "All"]
-    top = max([abs(v) for _, v in bars] + [0]) or 1
+            if isinstance(row[value_at], int | float | Withheld) and row[label_at] != "All"]
+    top = max([abs(v) for _, v in bars if not isinstance(v, Withheld)] + [0]) or 1
     # Labels right-aligned before the bars, wide enough for the longest (about 7.5 px a
     # character at the chart's 14 px).
     label_width = round(16 + 7.5 * max([len(label) for label, _ in bars] + [10]))
@@ -33,11 +35,14 @@ def bar_chart(table: Table) -> Any:
              f'{escape(table.columns[value_at].heading)}</title>']
     for i, (label, value) in enumerate(bars):
         y = 4 + i * row_height
-        width = round(bar_width * abs(value) / top, 1)
+        # A withheld figure gets no bar: its length would give the figure away.
+        width = 0.0 if isinstance(value, Withheld) else round(bar_width * abs(value) / top, 1)
+        bar = "" if isinstance(value, Withheld) else (
+            f'<rect x="{label_width}" y="{y + 4}" width="{width}" height="{row_height - 10}">'
+            f'</rect>')
         parts.append(
             f'<text x="{label_width - 8}" y="{y + 18}" text-anchor="end">{escape(label)}</text>'
-            f'<rect x="{label_width}" y="{y + 4}" width="{width}" height="{row_height - 10}">'
-            f'</rect><text x="{label_width + width + 6}" y="{y + 18}">'
+            f'{bar}<text x="{label_width + width + 6}" y="{y + 18}">'
             f'{escape(show(value, kind))}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -223,13 +223,65 @@ class TestViews:
         with pytest.raises(BadPageToken):
             store.referrals.page(View("all"), 1, token)
 
-    def test_submitted_between_is_oldest_first_within_the_range(self, store: Store) -> None:
-        references = created(store, 3)
-        everything = store.referrals.submitted_between("0000", "9999")
-        assert [r.reference for r in everything] == references
-        first = store.referrals.get(references[0]).created_at
-        assert [r.reference for r in store.referrals.submitted_between("0000", first + "~")] \
-            == references[:1]
+    def test_active_between_reads_the_referrals_active_in_the_range(
+            self, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+        # A clock the test sets: each referral submitted and ended on days of its choosing.
+        clock = ["2026-01-10"]
+
+        def now() -> str:
+            return f"{clock[0]}T09:00:00.000Z"
+
+        for module in ("chalicelib.adapters.memory", "chalicelib.adapters.dynamo.referrals",
+                       "chalicelib.adapters.dynamo.queries"):
+            monkeypatch.setattr(f"{module}.now_iso", now)
+        referrals = store.referrals
+
+        def on(day: str, count: int = 1) -> list[str]:
+            clock[0] = day
+            return created(store, count)
+
+        def end(reference: str, day: str, status: str = "withdrawn",
+                ledger: dict[str, Any] | None = None) -> None:
+            clock[0] = day
+            referrals.change(reference, status, ("submitted", status), "jo@nhs.net", status,
+                             fields={"ledger": ledger} if ledger else None)
+
+        ended_in_march, = on("2026-01-10")
+        still_open, = on("2026-02-10")
+        to_recover, = on("2026-01-12")
+        ended_in_april, = on("2026-04-02")
+        later, = on("2026-05-01")
+        end(ended_in_march, "2026-03-05")
+        end(ended_in_april, "2026-04-20", "rejected")
+        unspent = {"id": "u1", "amount_pence": 500, "reported_at": "2026-01-20T09:00:00.000Z",
+                   "state": "to_recover"}
+        end(to_recover, "2026-01-20", "closed", {"unspent": [unspent]})
+        clock[0] = "2026-06-15"
+
+        def active(since: str, until: str) -> list[str]:
+            return [r.reference for r in referrals.active_between(since, until)]
+
+        # Oldest first; money still to recover keeps a closed referral in every later range.
+        assert active("2026-04-01", "2026-04-30") == [to_recover, still_open, ended_in_april]
+        # Ended on the first day counts; the day after it does not (the same month's
+        # partition holds it: it is read and left out).
+        assert active("2026-03-05", "2026-03-31") == [ended_in_march, to_recover, still_open]
+        assert active("2026-03-06", "2026-03-31") == [to_recover, still_open]
+        assert active("2025-12-01", "2026-01-11") == [ended_in_march]
+        assert active("2026-05-01", "2026-05-01") == [to_recover, still_open, later]
+        assert active("2026-07-01", "2026-07-31") == [to_recover, still_open, later]
+
+        # Settled, the money no longer keeps it: it ended the day it was settled.
+        clock[0] = "2026-06-20"
+        referrals.record(referrals.get(to_recover), "jo@nhs.net", "unspent_settled",
+                         fields={"ledger": {"unspent": [{**unspent, "state": "recovered",
+                                                          "settled_at": now()}]}})
+        assert active("2026-06-20", "2026-06-30") == [to_recover, still_open, later]
+        assert active("2026-06-21", "2026-06-30") == [still_open, later]
+        # A later change to an ended referral moves its end to that day.
+        clock[0] = "2026-07-03"
+        referrals.record(referrals.get(ended_in_march), "jo@nhs.net", "note_added")
+        assert active("2026-07-01", "2026-07-31") == [ended_in_march, still_open, later]
 
 
 class TestReferrersOwn:

@@ -465,7 +465,7 @@ def test_retention_removes_personal_data_of_every_referral_inactive_for_the_peri
     # The figures are still there for the reports, and the case page says what happened.
     from chalicelib.staff.reports import load_facts
 
-    facts = {f["reference"]: f for f in load_facts(services(), date.today())}
+    facts = {f["reference"]: f for f in load_facts(services(), date.today(), date.today())}
     assert facts[ended]["status"] == "withdrawn"
     assert facts[ended]["borough"] == "newham"
     page = body(staff.get(f"/staff/referrals/{ended}"))

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.factories import make_referral
+from tests.factories import another_person
 from tests.http.test_staff_console import Staff, submit
 from tests.http.test_staff_sign_in import body, get
 
@@ -34,20 +34,56 @@ def cells(page: str, heading: str) -> list[str]:
 
 
 def test_reports_show_figures_of_the_referrals_stored(staff: Staff, api: Any) -> None:
-    submit(api, total_pence=12000)
-    submit(api, total_pence=30000, person={**make_referral()["person"], "borough": "newham"})
+    for n in range(5):
+        submit(api, total_pence=12000, person=another_person(n))
+    submit(api, total_pence=30000, person=another_person(5, borough="newham"))
     page = staff.get(f"/staff/reports?from={today()}&to={today()}")
     assert page.status_code == 200, body(page)
     html = body(page)
-    assert "Referrals submitted from" in html and "<strong>2</strong>" in html
-    assert cells(html, "Newham") == ["1"]
-    assert cells(html, "City &amp; Hackney") == ["1"]
-    assert cells(html, "Waiting for sign-off") == ["2"]
-    assert cells(html, "Referring professional (under £250)")[0] == "1"
+    assert "Referrals submitted from" in html and "<strong>6</strong>" in html
+    assert cells(html, "City &amp; Hackney") == ["5"]
+    # Newham's one is fewer than 5; Tower Hamlets' 0 is withheld beside it, or the total of 6
+    # less Hackney's 5 would give Newham's away.
+    assert cells(html, "Newham") == ["fewer than 5"]
+    assert cells(html, "Tower Hamlets") == ["fewer than 5"]
+    assert cells(html, "Waiting for sign-off") == ["6"]
+    assert cells(html, "Submitted") == ["0"]
+    assert cells(html, "Referring professional (under £250)")[0] == "5"
+    assert cells(html, "Approving manager (£250 to £500)")[0] == "fewer than 5"
+    # The mean ReQoL-10 of 6 people is shown.
+    assert cells(html, "Baseline (referral)")[:2] == ["6", "20.0"]
+    assert "So that no one can be picked out" in html
     # Each report has its chart (server-rendered SVG) and a CSV link for the same range.
     assert html.count('<svg class="phb-chart" role="img"') == 10
     assert html.count(f'.csv?from={today()}&amp;to={today()}"') == 11
     assert "<script" not in html.split("</header>", 1)[-1].split("<footer", 1)[0]
+
+
+def test_small_counts_and_figures_from_few_people_read_fewer_than_5(staff: Staff,
+                                                                    api: Any) -> None:
+    submit(api, total_pence=12000)
+    submit(api, total_pence=12000, person=another_person(0, ethnicity="A"))
+    html = body(staff.get(f"/staff/reports?from={today()}&to={today()}"))
+    assert "<strong>fewer than 5</strong>" in html
+    assert cells(html, "Waiting for sign-off") == ["fewer than 5"]
+    assert cells(html, "City &amp; Hackney") == ["fewer than 5"]
+    # The mean of 2 people's ReQoL-10 and the cost 2 people asked for are not shown.
+    assert cells(html, "Baseline (referral)")[:2] == ["fewer than 5", "fewer than 5"]
+    assert cells(html, "Membership") == ["fewer than 5"] * 3
+    assert "£240.00" not in html and ">20.0<" not in html and "50%" not in html
+    # Nor in the charts: a withheld figure has no bar.
+    category = html.split('id="chart-category"', 1)[1].split("</svg>", 1)[0]
+    assert "fewer than 5" in category
+    reqol = html.split('id="chart-reqol"', 1)[1].split("</svg>", 1)[0]
+    assert "<rect" not in reqol and "fewer than 5" in reqol
+    # And the same in the CSVs.
+    rows = list(csv.reader(io.StringIO(body(staff.get(
+        f"/staff/reports/reqol.csv?from={today()}&to={today()}")))))
+    assert rows[1] == ["Baseline (referral)", "fewer than 5", "fewer than 5", "", ""]
+    rows = list(csv.reader(io.StringIO(body(staff.get(
+        f"/staff/reports/category.csv?from={today()}&to={today()}")))))
+    assert ["Membership", "fewer than 5", "fewer than 5", "fewer than 5"] in rows
+    assert not any("240" in cell for row in rows for cell in row)
 
 
 def test_a_range_before_any_referral_counts_nothing(staff: Staff, api: Any) -> None:
@@ -62,7 +98,7 @@ def test_without_dates_the_financial_year_so_far(staff: Staff, api: Any) -> None
     submit(api)
     html = body(staff.get("/staff/reports"))
     assert f'value="{today()}"' in html
-    assert "<strong>1</strong>" in html
+    assert "<strong>fewer than 5</strong>" in html
 
 
 @pytest.mark.parametrize(("query", "field", "message"), [
@@ -89,9 +125,11 @@ def test_each_report_downloads_as_csv(staff: Staff, api: Any) -> None:
     assert answer.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert answer.headers["Content-Disposition"] == (
         f'attachment; filename="phb-borough-{today()}-to-{today()}.csv"')
+    # One referral: fewer than 5, and the first zero beside it (the page's total would give
+    # it away otherwise).
     assert list(csv.reader(io.StringIO(body(answer)))) == [
-        ["Borough", "Referrals"], ["City & Hackney", "1"], ["Tower Hamlets", "0"],
-        ["Newham", "0"]]
+        ["Borough", "Referrals"], ["City & Hackney", "fewer than 5"],
+        ["Tower Hamlets", "fewer than 5"], ["Newham", "0"]]
     for name in ("status", "tier", "category", "sign-off", "money", "spend-management",
                  "spend-category", "reqol", "equality", "nhse-quarterly"):
         assert staff.get(f"/staff/reports/{name}.csv").status_code == 200, name

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from chalicelib.config import Settings, load_population
-from chalicelib.domain import reports
+from chalicelib.domain import disclosure, reports
 from chalicelib.web.charts import bar_chart
 
 START, END = date(2026, 4, 1), date(2026, 6, 30)
@@ -229,23 +229,23 @@ def test_nearest_rank_percentile() -> None:
 
 
 def test_each_report_as_csv(tables: dict[str, Any]) -> None:
-    parsed = list(csv.reader(io.StringIO(reports.to_csv(tables["spend-management"]))))
+    parsed = list(csv.reader(io.StringIO(disclosure.to_csv(tables["spend-management"]))))
     assert parsed[0] == ["Budget management", "PHBs", "Total released (£)",
                          "Average per PHB (£)"]
     assert parsed[1] == ["Direct payment", "2", "270.00", "135.00"]
     assert parsed[4] == ["A mix of these", "0", "0.00", ""]
-    sign_off = list(csv.reader(io.StringIO(reports.to_csv(tables["sign-off"]))))
+    sign_off = list(csv.reader(io.StringIO(disclosure.to_csv(tables["sign-off"]))))
     assert sign_off[1] == ["Referring professional (under £250)", "3", "3.00", "5.50", "0.6667",
                            "2 to 3 days"]
     # Every report downloads, header plus its rows.
     for table in tables.values():
-        assert len(list(csv.reader(io.StringIO(reports.to_csv(table))))) == len(table.rows) + 1
+        assert len(list(csv.reader(io.StringIO(disclosure.to_csv(table))))) == len(table.rows) + 1
 
 
 def test_csv_cells_that_look_like_formulas_stay_text() -> None:
     table = reports.Table("t", "T", [reports.Column("Name"), reports.Column("N", "count")],
                           [["=HYPERLINK(\"http://x\")", 1], ["@SUM(A1)", 2], ["-1+1", 3]])
-    parsed = list(csv.reader(io.StringIO(reports.to_csv(table))))
+    parsed = list(csv.reader(io.StringIO(disclosure.to_csv(table))))
     assert [row[0] for row in parsed[1:]] == ["'=HYPERLINK(\"http://x\")", "'@SUM(A1)", "'-1+1"]
 
 
@@ -263,11 +263,11 @@ def test_charts_are_svg_with_escaped_labels_and_bars_to_scale() -> None:
 
 
 def test_shown_values() -> None:
-    assert reports.show(None, "pence") == "–"
-    assert reports.show(12345, "pence") == "£123.45"
-    assert reports.show(2 / 3, "share") == "67%"
-    assert reports.show(-0.1, "points") == "-10 points"
-    assert reports.show(3.25, "days") == "3.2"
+    assert disclosure.show(None, "pence") == "–"
+    assert disclosure.show(12345, "pence") == "£123.45"
+    assert disclosure.show(2 / 3, "share") == "67%"
+    assert disclosure.show(-0.1, "points") == "-10 points"
+    assert disclosure.show(3.25, "days") == "3.2"
 
 
 def test_the_configured_population_file_is_valid(tmp_path: Any) -> None:

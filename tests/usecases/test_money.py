@@ -141,7 +141,7 @@ def test_the_money_report_reconciles(memory: Services) -> None:
     two = accepted(memory, items=[{**GYM, "cost_pence": 10000}], person=another_person(2))
     release(memory, one, 8499)
     release(memory, two, 6000)
-    table = money(load_facts(memory, date.today()), date.today(), date.today())
+    table = money(load_facts(memory, date.today(), date.today()), date.today(), date.today())
     rows = {row[0].strip(): row[1:] for row in table.rows}
     assert rows["Approved at final sign-off"] == [2, 18499]
     assert rows["of which released by the end date"] == [2, 14499]

@@ -7,6 +7,7 @@ One table holds, per referral (partition `REFERRAL#<reference>`):
   sk `EMAIL#<key>`         a record of each email sent (sending is retried; this makes it once)
   sk `TOKEN#<step>`        the Step Functions task token of the step waiting now
   sk `REMINDERS#<step>`    how many reminders a step has had
+  sk `ACTIVITY`            whether the referral is active or when it ended, for the reports
 and beside them `LINK#<hash of id>` (a one-time link: an action on a step, or a staff or
 referrer sign-in), `SESSION#<hash>` (a staff or referrer session), `IDEMPOTENCY#<hash>` (a
 submission key -> its referral) and `DRAFT#<id>` (a form in progress), each with a TTL
@@ -43,6 +44,13 @@ RELEASE_INDEX = "gsi8"
 # the address without case>; moved when an advisor corrects the referrer's address, removed
 # with the rest of the personal data by retention.
 REFERRER_INDEX = "gsi9"
+# The reports' range, in the same index (overloaded, so no second index to build): each
+# referral's `ACTIVITY` item (beside it in its partition; the referral item's own gsi8 keys are
+# the release schedule's) has gsi8pk = ACTIVE while it counts in every range from now on, or
+# ENDED#<YYYY-MM> from the month it ended (`facts.ended_on`), and gsi8sk =
+# <created_at>#<reference>. A range then reads the active referrals submitted by its end and
+# those ended in each month from its start: what it reads grows with the range, not the table.
+ACTIVITY_INDEX = RELEASE_INDEX
 # The other indexes carry keys only: their key attributes are written once (at submission or
 # intake), so the many later status changes cost them nothing.
 KEYS_ONLY_INDEXES = (ALL_INDEX, BOROUGH_INDEX, TIER_INDEX, FLAGGED_INDEX, WAITING_INDEX,
@@ -96,6 +104,16 @@ def sort_key(created_at: str, reference: str) -> str:
 
 def index_entry(index: str, partition: str, created_at: str, reference: str) -> dict[str, Any]:
     return {f"{index}pk": s(partition), f"{index}sk": s(sort_key(created_at, reference))}
+
+
+def activity_partition(ended_on: str | None) -> str:
+    """Where the `ACTIVITY` item files a referral that ended on `ended_on` (None: active)."""
+    return f"ENDED#{ended_on[:7]}" if ended_on else "ACTIVE"
+
+
+def activity_item(reference: str, created_at: str, partition: str) -> dict[str, Any]:
+    return {**partition_key(reference, "ACTIVITY"), f"{ACTIVITY_INDEX}pk": s(partition),
+            f"{ACTIVITY_INDEX}sk": s(sort_key(created_at, reference))}
 
 
 def status_partition(status: str) -> str:

@@ -11,6 +11,7 @@ import secrets
 from typing import Any
 
 from chalicelib.adapters.dynamo.items import (
+    ACTIVITY_INDEX,
     ALL_INDEX,
     BOROUGH_INDEX,
     FLAGGED_INDEX,
@@ -122,14 +123,26 @@ class ReferralQueries:
 
     # --- the reports, data protection and retention ----------------------------------------------
 
-    def submitted_between(self, start: str, end: str) -> list[StoredReferral]:
-        keys = [{"pk": i["pk"], "sk": i["sk"]} for i in self._query_all(
-            IndexName=ALL_INDEX,
-            KeyConditionExpression="#pk = :pk AND #sk BETWEEN :start AND :end",
-            ExpressionAttributeNames={"#pk": f"{ALL_INDEX}pk", "#sk": f"{ALL_INDEX}sk"},
-            ExpressionAttributeValues={":pk": s("REFERRALS"), ":start": s(start),
-                                       ":end": s(end)})]
-        return self._referrals(keys)
+    def active_between(self, since: str, until: str) -> list[StoredReferral]:
+        from chalicelib.domain.facts import ended_on
+
+        # The active referrals submitted by `until`, then those that ended in each month from
+        # `since`'s to this one and were submitted by `until`: each a range of one partition
+        # of the activity index. Only the month `since` falls in can hold referrals that ended
+        # before it (read, then left out).
+        before = {":until": s(f"{until}~")}  # sort keys are `<created_at>#<reference>`
+        partitions = ["ACTIVE", *(f"ENDED#{month}" for month in _months(since[:7],
+                                                                        now_iso()[:7]))]
+        keys = [{"pk": i["pk"], "sk": s("REFERRAL")} for partition in partitions
+                for i in self._query_all(
+                    IndexName=ACTIVITY_INDEX,
+                    KeyConditionExpression="#pk = :pk AND #sk < :until",
+                    ExpressionAttributeNames={"#pk": f"{ACTIVITY_INDEX}pk",
+                                              "#sk": f"{ACTIVITY_INDEX}sk"},
+                    ExpressionAttributeValues={":pk": s(partition), **before})]
+        found = [stored for stored in self._referrals(keys)
+                 if (ended_on(stored) or since) >= since]
+        return sorted(found, key=lambda r: (r.created_at, r.reference))
 
     def _referrals(self, keys: list[dict[str, Any]], consistent: bool = False
                    ) -> list[StoredReferral]:
@@ -278,6 +291,16 @@ class ReferralQueries:
             if "LastEvaluatedKey" not in page:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _months(first: str, last: str) -> list[str]:
+    """Each month (YYYY-MM) from `first` to `last`, inclusive."""
+    months = []
+    year, month = int(first[:4]), int(first[5:7])
+    while f"{year:04d}-{month:02d}" <= last:
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
 
 
 def _encode_token(key: dict[str, Any] | None) -> str | None:

@@ -7,6 +7,7 @@ allowed status, in the same transaction as its event and the link it uses up.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +22,8 @@ from chalicelib.adapters.dynamo.items import (
     RELEASE_INDEX,
     TIER_INDEX,
     WAITING_INDEX,
+    activity_item,
+    activity_partition,
     event_from_item,
     event_item,
     index_entry,
@@ -74,6 +77,8 @@ class DynamoReferrals(EmailRecords):
                                                                           created_at),
                          "ConditionExpression": "attribute_not_exists(pk)"}},
                 {"Put": self._event_put(reference, "submitted", actor, {}, created_at)},
+                {"Put": {"TableName": self.table,
+                         "Item": activity_item(reference, created_at, activity_partition(None))}},
             ]
             if key_hash:
                 items.append({"Put": {
@@ -177,6 +182,7 @@ class DynamoReferrals(EmailRecords):
             conditions.append(f"#w{index} = :w{index}")
         items = self._update_with_event(reference, sets, removes, conditions, names, values,
                                         what, actor, detail, at)
+        items.extend(self._refile_activity(current, fields or {}, at, to))
         if using_link is not None:
             items.append({"Update": self._use_link_update(using_link.id_hash, int(time.time()))})
         self._transact(items, f"{reference}: {to}")
@@ -192,6 +198,7 @@ class DynamoReferrals(EmailRecords):
                      names, values, sets, removes)
         items = self._update_with_event(seen.reference, sets, removes, ["#updated = :seen"],
                                         names, values, what, actor, detail, at)
+        items.extend(self._refile_activity(seen, fields or {}, at, seen.status))
         self._transact(items, f"{seen.reference}: {what}")
 
     @staticmethod
@@ -248,6 +255,21 @@ class DynamoReferrals(EmailRecords):
             extra.update({f"{REFERRER_INDEX}pk": referrer_partition(fields["referrer_email"]),
                           f"{REFERRER_INDEX}sk": sort})
         return {**fields, **extra}
+
+    def _refile_activity(self, before: StoredReferral, fields: dict[str, Any], at: str,
+                         status: str) -> list[dict[str, Any]]:
+        """The Put that files the referral's `ACTIVITY` item anew, in the same transaction as
+        the change, when the change ends it, reopens it or moves its end to another month;
+        nothing otherwise (most changes leave it where it is, and cost the index nothing)."""
+        from chalicelib.domain.facts import ended_on
+
+        after = dataclasses.replace(before, status=status, updated_at=at,
+                                    ledger=fields.get("ledger", before.ledger))
+        partition = activity_partition(ended_on(after))
+        if partition == activity_partition(ended_on(before)):
+            return []
+        return [{"Put": {"TableName": self.table,
+                         "Item": activity_item(before.reference, before.created_at, partition)}}]
 
     def _use_link_update(self, id_hash: str, now: int) -> dict[str, Any]:
         return {
