@@ -1,6 +1,7 @@
 """`make screens`: a full-page screenshot of each page of the clinician's journey, in
 docs/screens/ (01-start.png, 02-referrer.png, … 13-outbox.png, … 24-closure-done.png), then
-of a PHB advisor's in the staff console (sign-in, worklist, case page, reports).
+of a PHB advisor's in the staff console (sign-in, worklist, case page, reports); each also at a
+phone's width (01-start-phone.png, …).
 
 Starts the local system on a free port, walks the same journey as the browser test
 (tests/browser/journey.py) in Debian's Chromium, and saves each distinct page as it arrives,
@@ -19,6 +20,7 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
 OUT = PROJECT / "docs" / "screens"
+PHONE_WIDTH = 375
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,6 +53,15 @@ def main(argv: list[str] | None = None) -> int:
     def screenshot(page: Page, name: str) -> None:
         path = saved.setdefault(name, out / f"{len(saved) + 1:02d}-{name}.png")
         page.screenshot(path=str(path), full_page=True, animations="disabled", caret="hide")
+        # The same page on a phone: every page must fit 375 px (the browser tests check it).
+        phone = path.with_name(path.stem + "-phone.png")
+        wide = page.viewport_size or VIEWPORT
+        try:
+            page.set_viewport_size({"width": PHONE_WIDTH, "height": wide["height"]})
+            page.screenshot(path=str(phone), full_page=True, animations="disabled",
+                            caret="hide")
+        finally:
+            page.set_viewport_size(wide)
 
     try:
         with sync_playwright() as playwright:
@@ -70,11 +81,13 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         local.stop()
 
-    total = sum(path.stat().st_size for path in saved.values())
+    total = sum(path.stat().st_size + path.with_name(path.stem + "-phone.png").stat().st_size
+                for path in saved.values())
     for path in saved.values():
         print(f"  {path.relative_to(PROJECT) if path.is_relative_to(PROJECT) else path}"
               f"  {path.stat().st_size // 1024} KB")
-    print(f"{len(saved)} screenshots of referral {reference}, {total // 1024} KB, in "
+    print(f"{len(saved)} pages at {VIEWPORT['width']} and {PHONE_WIDTH} px of referral "
+          f"{reference}, {total // 1024} KB, in "
           f"{time.monotonic() - started:.0f}s")
     return 0
 
