@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.factories import make_referral
+from tests.factories import in_borough
 from tests.http.test_staff_console import Staff, submit
 from tests.http.test_staff_sign_in import body, get
 
@@ -35,7 +35,7 @@ def cells(page: str, heading: str) -> list[str]:
 
 def test_reports_show_figures_of_the_referrals_stored(staff: Staff, api: Any) -> None:
     submit(api, total_pence=12000)
-    submit(api, total_pence=30000, person={**make_referral()["person"], "borough": "newham"})
+    submit(api, total_pence=30000, person=in_borough("newham"))
     page = staff.get(f"/staff/reports?from={today()}&to={today()}")
     assert page.status_code == 200, body(page)
     html = body(page)
