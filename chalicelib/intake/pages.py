@@ -189,7 +189,7 @@ def _after(slug: str, values: dict[str, str], change: bool, settings: Settings) 
     below = settings.referrer_signoff_below_pence
     if slug == "items" and form.needs_manager(values, below) and not form.manager_typed(values):
         return "/referral/manager" + ("?change=1" if change else "")
-    following = form.next_section(slug, form.sections_for(values, below))
+    following = form.next_section(slug, form.sections_for(values, below, showing=slug))
     if change or following is None:
         return "/referral/check"
     return f"/referral/{following}"

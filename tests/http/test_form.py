@@ -345,6 +345,9 @@ def test_under_250_pounds_the_manager_is_not_asked_for(browser: Browser) -> None
     assert saved.headers["Location"] == "/referral/outcomes"
     outcomes = html(browser.get("/referral/outcomes"))
     assert 'href="/referral/items"' in outcomes and "Section 6 of 8" in outcomes
+    # Reached by its address all the same, it may be left blank.
+    blank = browser.post("/referral/manager", {"approving_manager.name": ""})
+    assert blank.headers["Location"] == "/referral/outcomes"
     browser.fill_all()
     assert "Approving manager" not in html(browser.get("/referral/check"))
 
