@@ -20,10 +20,13 @@ from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from chalicelib.domain.funding import FundingRules
+    from chalicelib.domain.places import SectorTable
 
 RULES_FILE = Path(__file__).with_name("funding_rules.json")
 # The population's ethnic groups that equality monitoring compares PHB holders with.
 POPULATION_FILE = Path(__file__).with_name("population.json")
+# The three boroughs' postcode sectors, which say whether a postcode fits the borough chosen.
+POSTCODE_SECTORS_FILE = Path(__file__).with_name("postcode_sectors.json")
 STAGES = ("local", "test", "dev", "prod")
 # The stages that run on a developer's machine: only these have the outbox of every email, the
 # fault switch and the development key for staff sessions.
@@ -153,6 +156,11 @@ class Settings:
         return load_population(self.population_file)
 
     @property
+    def postcode_sectors(self) -> SectorTable:
+        """The boroughs' postcode sectors (`chalicelib/postcode_sectors.json`)."""
+        return load_postcode_sectors()
+
+    @property
     def tier_labels(self) -> dict[str, str]:
         """Who signs off each tier, in words, with the thresholds in force."""
         from chalicelib.domain.codes import tier_labels
@@ -165,6 +173,14 @@ def load_funding_rules(path: str) -> FundingRules:
     from chalicelib.domain.funding import FundingRules
 
     return FundingRules.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+@lru_cache(maxsize=1)
+def load_postcode_sectors(path: str = str(POSTCODE_SECTORS_FILE)) -> SectorTable:
+    """The postcode sector table, read on first use (only checking a referral needs it)."""
+    from chalicelib.domain.places import load_table
+
+    return load_table(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
 @lru_cache(maxsize=4)

@@ -52,7 +52,7 @@ def make_referral(total_pence: int = 12000, **overrides: Any) -> dict[str, Any]:
             {
                 "area": "physical_health",
                 "goal": "Go to the gym twice a week to manage medication side effects",
-                "target_date": (today + timedelta(days=60)).isoformat(),
+                "target_date": (today + timedelta(days=75)).isoformat(),
             }
         ],
         "how_phb_helps": "A membership lets Alex exercise regularly, which lifts mood.",

@@ -7,18 +7,30 @@ from typing import Any
 
 from devstack.example import NHS_NUMBER, make_items, make_referral
 
-__all__ = ["NHS_NUMBER", "another_person", "make_items", "make_referral", "unique_person",
-           "with_change"]
+__all__ = ["NHS_NUMBER", "POSTCODES", "another_person", "in_borough", "make_items",
+           "make_referral", "unique_person", "with_change"]
+
+# A postcode of each borough alone (chalicelib/postcode_sectors.json): a person said to live in
+# a borough lives at one of its postcodes, or the referral is refused.
+POSTCODES = {"city_and_hackney": "E8 1DY", "tower_hamlets": "E1 6AN", "newham": "E13 9PJ"}
 
 # Valid NHS numbers (starting with 9: never a real person's) for other people than the example's.
 OTHER_NHS_NUMBERS = ("9434765900", "9434765927", "9434765935", "9434765943", "9434765951",
                      "9434765978", "9434765986", "9434765994")
 
 
+def in_borough(borough: str, **changes: Any) -> dict[str, Any]:
+    """The example's person living in `borough`, at one of its postcodes."""
+    return {**make_referral()["person"], "borough": borough, "postcode": POSTCODES[borough],
+            **changes}
+
+
 def another_person(n: int, **changes: Any) -> dict[str, Any]:
-    """The example's person as someone else: another NHS number and name (the `n`th)."""
+    """The example's person as someone else: another NHS number and name (the `n`th), living
+    in the borough given (at one of its postcodes), if one is."""
+    place = {"postcode": POSTCODES[changes["borough"]]} if "borough" in changes else {}
     return {**make_referral()["person"], "nhs_number": OTHER_NHS_NUMBERS[n],
-            "first_name": f"Person{n}", **changes}
+            "first_name": f"Person{n}", **place, **changes}
 
 
 def unique_person(**changes: Any) -> dict[str, Any]:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.codes import Tier
+from chalicelib.domain.dates import add_months, long_date
 from chalicelib.domain.money import CostedItem, total_pence
 
 
@@ -130,6 +132,13 @@ def is_streamlined(items: Sequence[CostedItem], rules: FundingRules,
                for cap in rules.smartphone_data_catalogue)
 
 
+def outside_caps(items: Sequence[CostedItem], rules: FundingRules) -> list[int]:
+    """The indexes of smartphone and data items that match no catalogue entry within its caps
+    (one such item takes the whole request off the streamlined pathway)."""
+    return [index for index, item in enumerate(items)
+            if item.category == "smartphone_data" and _cap_for(item, rules, within=True) is None]
+
+
 def _cap_for(item: CostedItem, rules: FundingRules, within: bool) -> CatalogueCap | None:
     """The catalogue entry an item is of (and, `within`, whose caps it keeps to)."""
     if item.category != "smartphone_data":
@@ -174,3 +183,24 @@ def sign_off(
     tier: Tier = "referrer" if streamlined else tier_for_total(
         total if person_total is None else person_total, referrer_below, manager_up_to)
     return SignOff(tier, total, streamlined, (*exclusion_flags(items, rules), *flags))
+
+
+def paid_past_the_goals(items: Sequence[CostedItem], goals_end: date | None,
+                        today: date) -> tuple[Flag, ...]:
+    """Monthly items still paid for after the last goal's target date (`goals_end`): goals end
+    within 6 months, a monthly item may run 12, and months bought after every goal is due are
+    for a PHB advisor to weigh. An item's first month is paid now, its last `months - 1` later.
+    """
+    if goals_end is None:
+        return ()
+    flags = []
+    for index, item in enumerate(items):
+        if item.recurrence != "monthly" or not item.months:
+            continue
+        last_month = add_months(today, item.months - 1)
+        if last_month > goals_end:
+            flags.append(Flag("paid_past_goals", (
+                f"A monthly item runs past the last goal's target date ({long_date(goals_end)})"
+                f": the last of its {item.months} months is paid from {long_date(last_month)}"),
+                index))
+    return tuple(flags)

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from chalicelib.domain import dates, funding, money, policy
+from chalicelib.domain import dates, funding, identifiers, money, places, policy
+from chalicelib.domain.codes import BOROUGHS
 from chalicelib.domain.errors import FieldError
 from chalicelib.domain.identity import same_mailbox
 from chalicelib.domain.referral import Item, Referral
@@ -200,35 +201,64 @@ def _manager_errors(total: int, has_manager: bool, manager_email: str | None,
     return []
 
 
+def _postcode_errors(postcode: str, borough: str, settings: Settings) -> list[FieldError]:
+    """A postcode clearly outside the borough chosen is refused; one the sector table cannot
+    place for sure is taken, and flagged for an advisor (`intake/decision.py`)."""
+    refusal = places.place_of(postcode, borough, settings.postcode_sectors).refusal()
+    return [FieldError("person.postcode", f"The person's postcode {refusal}")] if refusal else []
+
+
 def cross_field_errors(referral: Referral, settings: Settings) -> list[FieldError]:
-    """Rules that span sections (the models check each field on its own)."""
+    """Rules that span fields (the models check each field on its own)."""
     manager = referral.approving_manager
-    return _manager_errors(referral.total_pence, manager is not None,
-                           manager.email if manager else None, referral.referrer.email, settings)
+    who = referral.person
+    return _postcode_errors(who.postcode, who.borough, settings) + _manager_errors(
+        referral.total_pence, manager is not None, manager.email if manager else None,
+        referral.referrer.email, settings)
+
+
+def _postcode_errors_of_invalid(data: dict[str, Any], errors: list[FieldError],
+                                settings: Settings) -> list[FieldError]:
+    """The postcode rule for a referral that failed elsewhere, once the postcode and the
+    borough are each valid (so the person's page names it with the others)."""
+    person = data.get("person")
+    if not isinstance(person, dict) or any(
+        e.field in ("person", "person.postcode", "person.borough") for e in errors
+    ):
+        return []
+    postcode, borough = person.get("postcode"), person.get("borough")
+    if not isinstance(postcode, str) or borough not in BOROUGHS:
+        return []
+    normalised = identifiers.normalise_postcode(postcode)
+    return _postcode_errors(normalised, str(borough), settings) if normalised else []
 
 
 def _cross_field_errors_of_invalid(data: Any, errors: list[FieldError], settings: Settings,
                                    context: dict[str, Any]) -> list[FieldError]:
-    """The approving-manager rule for a referral that failed elsewhere, so that one answer names
-    every bad field: it applies once the items (and so the total) are valid."""
+    """The postcode and approving-manager rules for a referral that failed elsewhere, so that
+    one answer names every bad field: the manager's applies once the items (and so the total)
+    are valid."""
     if isinstance(data, (str, bytes)):
         try:
             data = json.loads(data)
         except (ValueError, RecursionError):
             return []
-    if not isinstance(data, dict) or any(
+    if not isinstance(data, dict):
+        return []
+    found = _postcode_errors_of_invalid(data, errors, settings)
+    if any(
         e.field == "items" or e.field.startswith(("items.", "approving_manager")) for e in errors
     ):
-        return []
+        return found
     try:
         items = [Item.model_validate(item, context=context) for item in data.get("items", [])]
     except ValidationError:
-        return []
+        return found
     manager = data.get("approving_manager")
     referrer = data.get("referrer")
     referrer_email = referrer.get("email") if isinstance(referrer, dict) else None
     failed_referrer_email = any(e.field == "referrer.email" for e in errors)
-    return _manager_errors(
+    return found + _manager_errors(
         money.total_pence(items), manager is not None,
         manager.get("email") if isinstance(manager, dict) else None,
         None if failed_referrer_email or not isinstance(referrer_email, str)

@@ -1,6 +1,8 @@
 """Who signs a referral off, decided on the person: their other PHBs (found by NHS number)
 count towards the tier, the same number under another name or date of birth is flagged, and
-an approving manager who may be the referrer under another NHS address is flagged.
+an approving manager who may be the referrer under another NHS address is flagged; so are a
+postcode the sector table cannot place in the borough for sure, and a monthly item paid for
+after the last goal's target date.
 
 Used where the decision is shown before sending (check your answers, the API's validation) and
 where it is made (intake, in the state machine), so both say the same.
@@ -14,13 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain import ledger, pathway, person
 from chalicelib.domain.errors import FieldError
-from chalicelib.domain.funding import Flag, SignOff, sign_off
+from chalicelib.domain.funding import Flag, SignOff, paid_past_the_goals, sign_off
 from chalicelib.domain.identity import same_name_at_another_nhs_domain
 from chalicelib.domain.money import format_pence
 from chalicelib.domain.records import StoredReferral
 
 if TYPE_CHECKING:
     from chalicelib.bootstrap import Services
+    from chalicelib.config import Settings
     from chalicelib.domain.referral import Referral
 
 WHO = {"referrer": "the referrer", "manager": "the approving manager",
@@ -92,6 +95,20 @@ def _people_flags(referral: Referral, mismatched: list[person.OtherPHB],
     return flags
 
 
+def referral_flags(referral: Referral, settings: Settings, today: date) -> list[Flag]:
+    """What an advisor checks in the referral itself, beyond the funding exclusions: the
+    postcode's borough when its sector is shared or unknown, and monthly items paid past the
+    goals."""
+    from chalicelib.domain.places import place_of
+
+    who = referral.person
+    place = place_of(who.postcode, who.borough, settings.postcode_sectors)
+    doubt = place.doubt()
+    flags = [Flag(f"postcode_{place.fit}", doubt)] if doubt else []
+    goals_end = max((goal.target_date for goal in referral.goals), default=None)
+    return [*flags, *paid_past_the_goals(referral.items, goals_end, today)]
+
+
 def decide(svc: Services, referral: Referral, reference: str | None = None,
            today: date | None = None) -> Decision:
     """Who signs `referral` off (stored as `reference`, or about to be sent)."""
@@ -108,7 +125,8 @@ def decide(svc: Services, referral: Referral, reference: str | None = None,
         referral.items, settings.funding_rules, settings.referrer_signoff_below_pence,
         settings.manager_signoff_up_to_pence, person_total=basis.total_pence,
         before=person.prior_items(others, who.first_name, who.last_name, dob, today, window),
-        flags=_people_flags(referral, mismatched, settings.panel_emails))
+        flags=[*referral_flags(referral, settings, today),
+               *_people_flags(referral, mismatched, settings.panel_emails)])
     return Decision(decision, basis, others, mismatched)
 
 

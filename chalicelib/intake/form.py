@@ -16,7 +16,7 @@ from typing import Any
 from chalicelib.domain.errors import FieldError
 from chalicelib.domain.money import parse_pounds
 from chalicelib.domain.policy import REQOL_QUESTIONS
-from chalicelib.web.forms import ROW_LIMITS, is_number, parse_date
+from chalicelib.web.forms import ROW_LIMITS, date_input, is_number
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class Section:
 
 
 SECTIONS: tuple[Section, ...] = (
-    Section("referrer", "Your details", ("referrer", "approving_manager")),
+    Section("referrer", "Your details", ("referrer",)),
     Section("person", "About the person", ("person.first_name", "person.last_name",
             "person.date_of_birth", "person.nhs_number", "person.postcode", "person.borough",
             "person.email", "person.phone", "person.ethnicity", "person.section_117_aftercare",
@@ -38,6 +38,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("goals", "Recovery goals", ("goals",)),
     Section("support", "How the PHB helps", ("how_phb_helps", "alternatives_considered")),
     Section("items", "Items requested", ("items",)),
+    # Asked for once the total is known, and only when it needs one (`sections_for`).
+    Section("manager", "Approving manager", ("approving_manager",)),
     Section("outcomes", "ReQoL-10 scores", ("reqol10_baseline",)),
     Section("budget", "Managing the budget", ("budget_management",)),
     Section("consent", "Consent", ("person.consent",)),
@@ -55,14 +57,50 @@ def section_for(path: str) -> Section:
     return SECTIONS[0]
 
 
-def next_section(slug: str) -> str | None:
-    slugs = [s.slug for s in SECTIONS]
+def typed_total(values: dict[str, str]) -> int | None:
+    """The total of the items typed, in pence; None until every item is valid."""
+    from pydantic import ValidationError
+
+    from chalicelib.domain.money import total_pence
+    from chalicelib.domain.referral import Item
+
+    items, errors = items_from_form(values)
+    if errors or not items:
+        return None
+    try:
+        return total_pence([Item.model_validate(item, context={}) for item in items])
+    except ValidationError:
+        return None
+
+
+def manager_typed(values: dict[str, str]) -> bool:
+    return any(not _blank(v) for k, v in values.items() if k.startswith("approving_manager."))
+
+
+def needs_manager(values: dict[str, str], signoff_below_pence: int) -> bool:
+    """Whether the request's total (as typed) is one an approving manager signs off."""
+    total = typed_total(values)
+    return total is not None and total >= signoff_below_pence
+
+
+def sections_for(values: dict[str, str], signoff_below_pence: int,
+                 showing: str | None = None) -> tuple[Section, ...]:
+    """The form's pages for these answers: the approving manager's only when the total needs
+    one (or one was given); `showing` is kept whatever (a page reached by its address)."""
+    wanted = manager_typed(values) or needs_manager(values, signoff_below_pence)
+    return tuple(s for s in SECTIONS if s.slug != "manager" or wanted or showing == "manager")
+
+
+def next_section(slug: str, shown: tuple[Section, ...] = SECTIONS) -> str | None:
+    """The page after `slug` among the pages `shown`."""
+    slugs = [s.slug for s in shown]
     index = slugs.index(slug)
     return slugs[index + 1] if index + 1 < len(slugs) else None
 
 
-def previous_section(slug: str) -> str | None:
-    slugs = [s.slug for s in SECTIONS]
+def previous_section(slug: str, shown: tuple[Section, ...] = SECTIONS) -> str | None:
+    """The page before `slug` among the pages `shown`."""
+    slugs = [s.slug for s in shown]
     index = slugs.index(slug)
     return slugs[index - 1] if index > 0 else None
 
@@ -86,6 +124,11 @@ def row_count(values: dict[str, str], prefix: str) -> int:
     pattern = re.compile(rf"^{re.escape(prefix)}\.(\d{{1,2}})\.")
     indexes = [int(m.group(1)) for name in values if (m := pattern.match(name))]
     return min(limit, max(indexes) + 1) if indexes else 0
+
+
+def row_typed(values: dict[str, str], prefix: str, index: int) -> bool:
+    """Whether anything was typed (or chosen) in row `index` of `prefix`."""
+    return not _row_is_blank(values, prefix, index)
 
 
 def _row_is_blank(values: dict[str, str], prefix: str, index: int) -> bool:
@@ -130,16 +173,16 @@ class _Typed:
                 if (text := self.text(f"{prefix}.{name}")) is not None}
 
     def date(self, name: str, describe: str) -> str | None:
-        value, error = parse_date(self.values, name)
+        value, error = date_input(self.values, name, describe)
         if error:
-            self.errors.append(FieldError(name, f"{describe} {error}"))
+            self.errors.append(FieldError(name, error))
         return value
 
 
 def _person(typed: _Typed) -> dict[str, Any]:
     person = typed.fill("person", ("first_name", "last_name", "nhs_number", "postcode",
                                    "borough", "email", "phone", "ethnicity"))
-    dob = typed.date("person.date_of_birth", "The date of birth")
+    dob = typed.date("person.date_of_birth", "Date of birth")
     aftercare = {"yes": True, "no": False}.get(
         (typed.values.get("person.section_117_aftercare") or "").strip())
     consent = True if typed.values.get("person.consent") == "yes" else None
@@ -151,7 +194,7 @@ def _goals(typed: _Typed) -> list[dict[str, Any]]:
     goals = []
     for index in range(row_count(typed.values, "goals")):
         goal = typed.fill(f"goals.{index}", ("area", "goal"))
-        target = typed.date(f"goals.{index}.target_date", f"The target date for goal {index + 1}")
+        target = typed.date(f"goals.{index}.target_date", f"Target date for goal {index + 1}")
         if target is not None:
             goal["target_date"] = target
         goals.append(goal)
@@ -255,13 +298,13 @@ def _pattern(path: str) -> str:
 
 FIELD_ORDER = [
     "referrer", "referrer.name", "referrer.role", "referrer.team", "referrer.organisation",
-    "referrer.email", "referrer.phone", "approving_manager", "approving_manager.name",
-    "approving_manager.email", "person", "person.first_name", "person.last_name",
+    "referrer.email", "referrer.phone", "person", "person.first_name", "person.last_name",
     "person.date_of_birth", "person.nhs_number", "person.postcode", "person.borough",
     "person.email", "person.phone", "person.ethnicity", "person.section_117_aftercare",
     "goals", "goals.*.area", "goals.*.goal", "goals.*.target_date", "how_phb_helps",
     "alternatives_considered", "items", "items.*.description", "items.*.category",
     "items.*.supplier", "items.*.cost_pence", "items.*.recurrence", "items.*.months",
+    "approving_manager", "approving_manager.name", "approving_manager.email",
     "reqol10_baseline", "reqol10_baseline.items", "reqol10_baseline.items.*",
     "reqol10_baseline.physical_health", "budget_management", "person.consent",
 ]
@@ -272,4 +315,6 @@ def anchor(path: str) -> str:
     its first radio's)."""
     if path.endswith("date_of_birth") or path.endswith("target_date"):
         return f"{path}-day"
+    if path == "approving_manager":
+        return "approving_manager.name"
     return path

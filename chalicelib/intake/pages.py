@@ -93,20 +93,37 @@ def _check(values: dict[str, str], settings: Settings) -> tuple[Referral | None,
     return result, []
 
 
+def _example_date() -> str:
+    """A target date as the date boxes take it, two months from today."""
+    from chalicelib.domain.dates import add_months
+
+    day = add_months(date.today(), 2)
+    return f"{day.day} {day.month} {day.year}"
+
+
 def _section_context(slug: str, values: dict[str, str], errors: list[FieldError],
-                     change: bool) -> dict[str, Any]:
-    previous = form.previous_section(slug)
-    return {
+                     change: bool, settings: Settings) -> dict[str, Any]:
+    shown = form.sections_for(values, settings.referrer_signoff_below_pence, showing=slug)
+    previous = form.previous_section(slug, shown)
+    context: dict[str, Any] = {
         **form_context(errors, values),
         "section": SECTION_BY_SLUG[slug],
-        "sections": SECTIONS,
+        "sections": shown,
         "anchor": form.anchor,
         "change": change,
         "back_href": "/referral/check" if change else (
             f"/referral/{previous}" if previous else "/referral"),
         "goal_rows": max(MAX_GOALS, form.row_count(values, "goals")),
         "item_rows": max(1, form.row_count(values, "items")),
+        "typed_total": form.typed_total(values) if slug == "manager" else None,
+        "goal_typed": lambda index: form.row_typed(values, "goals", index),
+        "example_date": _example_date(),
     }
+    if slug == "items" and not errors:
+        from chalicelib.intake import cautions
+
+        context.update(cautions.context(values, settings))
+    return context
 
 
 def section_page(svc: Services, slug: str, draft_id: str | None, change: bool) -> Response:
@@ -115,7 +132,8 @@ def section_page(svc: Services, slug: str, draft_id: str | None, change: bool) -
     values = _open_draft(svc, draft_id)
     if isinstance(values, Response):
         return values
-    return page(f"referral/{slug}.html", **_section_context(slug, values, [], change))
+    return page(f"referral/{slug}.html",
+                **_section_context(slug, values, [], change, svc.settings))
 
 
 def _is_field_of(name: str, slug: str) -> bool:
@@ -135,6 +153,7 @@ def save_section(svc: Services, slug: str, draft_id: str | None, body: bytes,
         return problem_page("There is a problem with the form", exc.message, 400)
     action = posted.pop("action", "continue")
     remove = posted.pop("remove", None)
+    seen = posted.pop("cautions_seen", "")
     # Replace this page's answers (so a removed row or an unticked box is really gone).
     values = {k: v for k, v in values.items() if not _is_field_of(k, slug)}
     values.update({k: v for k, v in posted.items() if _is_field_of(k, slug)})
@@ -148,11 +167,32 @@ def save_section(svc: Services, slug: str, draft_id: str | None, body: bytes,
     _, errors = _check(values, svc.settings)
     mine = [e for e in errors if form.section_for(e.field).slug == slug]
     if mine:
-        return _render_section(slug, values, mine, change, 422)
-    following = form.next_section(slug)
+        return _render_section(svc, slug, values, mine, change, 422)
+    if slug == "items" and _unread_cautions(values, svc.settings, seen):
+        return _render_section(svc, slug, values, [], change, 200)
+    return redirect(_after(slug, values, change, svc.settings))
+
+
+def _unread_cautions(values: dict[str, str], settings: Settings, seen: str) -> bool:
+    """Whether the items page has cautions the clinician has not been shown yet: the page
+    shows them once, and Save and continue then goes on."""
+    from chalicelib.intake import cautions
+
+    said = cautions.item_cautions(values, settings)
+    return bool(said) and seen != cautions.seen_mark(said)
+
+
+def _after(slug: str, values: dict[str, str], change: bool, settings: Settings) -> str:
+    """Where saving a page leads: the next page shown, or check your answers; from the items
+    page, to the approving manager's whenever the total now needs one and none was given
+    (changing an item can push the total over the threshold)."""
+    below = settings.referrer_signoff_below_pence
+    if slug == "items" and form.needs_manager(values, below) and not form.manager_typed(values):
+        return "/referral/manager" + ("?change=1" if change else "")
+    following = form.next_section(slug, form.sections_for(values, below, showing=slug))
     if change or following is None:
-        return redirect("/referral/check")
-    return redirect(f"/referral/{following}")
+        return "/referral/check"
+    return f"/referral/{following}"
 
 
 def _change_rows(svc: Services, slug: str, draft_id: str, values: dict[str, str], change: bool,
@@ -169,12 +209,12 @@ def _change_rows(svc: Services, slug: str, draft_id: str, values: dict[str, str]
             values[f"items.{count}.description"] = ""
         focus = f"items.{count}.description"
     svc.store.drafts.save(draft_id, values)
-    return _render_section(slug, values, [], change, 200, focus=focus)
+    return _render_section(svc, slug, values, [], change, 200, focus=focus)
 
 
-def _render_section(slug: str, values: dict[str, str], errors: list[FieldError], change: bool,
-                    status: int, focus: str | None = None) -> Response:
-    context = _section_context(slug, values, errors, change)
+def _render_section(svc: Services, slug: str, values: dict[str, str], errors: list[FieldError],
+                    change: bool, status: int, focus: str | None = None) -> Response:
+    context = _section_context(slug, values, errors, change, svc.settings)
     return page(f"referral/{slug}.html", status=status, focus=focus, **context)
 
 
@@ -189,6 +229,10 @@ def check_page(svc: Services, draft_id: str | None) -> Response:
 
 
 def _render_check(svc: Services, values: dict[str, str], status: int) -> Response:
+    """Check your answers: every answer, each error beside the one to fix; the sign-off and
+    the Send button once nothing needs changing."""
+    from chalicelib.intake.summary import answers_of, summary
+
     settings = svc.settings
     referral, errors = _check(values, settings)
     decision = None
@@ -197,21 +241,23 @@ def _render_check(svc: Services, values: dict[str, str], status: int) -> Respons
 
         decision = decide(svc, referral)
         errors = manager_needed(decision, referral)
-        referral = referral if not errors else None
+    with_manager = (form.manager_typed(values)
+                    or form.needs_manager(values, settings.referrer_signoff_below_pence)
+                    or any(e.field.startswith("approving_manager") for e in errors))
     context: dict[str, Any] = {
         **form_context(errors, values),
-        "referral": referral,
+        "ready": referral is not None and not errors,
+        "summary": summary(answers_of(values, settings), errors, settings.base_path,
+                           total=form.typed_total(values), with_manager=with_manager),
         "sections": SECTIONS,
         "section_for": form.section_for,
         "anchor": form.anchor,
         "warnings": [],
         "decision": None,
     }
-    if referral is not None and decision is not None:
+    if referral is not None and decision is not None and not errors:
         from chalicelib.domain.validation import warnings
-        from chalicelib.intake.summary import summary
 
-        context["summary"] = summary(referral, settings.base_path)
         context["warnings"] = warnings(referral)
         context.update(decision=decision.sign_off, why=decision.why,
                        why_counted=bool(decision.basis.counted))

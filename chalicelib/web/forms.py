@@ -97,19 +97,54 @@ def is_number(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
-def parse_date(values: dict[str, str], name: str) -> tuple[str | None, str | None]:
-    """(ISO date, error) from the three boxes `name[day]`, `name[month]`, `name[year]`."""
+# Month names people type in the month box ("June", "jun", "Sept"), as GOV.UK's date input
+# accepts them: three letters or more, the start of the month's name.
+_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
+           "september", "october", "november", "december")
+_PARTS = ("day", "month", "year")
+
+
+def _month_number(text: str) -> str | None:
+    """A month box's answer as its number ("6", "06", "June", "jun", "Sept" -> "6")."""
+    if is_number(text):
+        return text
+    word = text.lower().rstrip(".")
+    for number, month in enumerate(_MONTHS, start=1):
+        if len(word) >= 3 and month.startswith(word):
+            return str(number)
+    return None
+
+
+def date_input(values: dict[str, str], name: str, what: str) -> tuple[str | None, str | None]:
+    """(ISO date, error message) from the boxes `name[day]`, `name[month]`, `name[year]`,
+    worded as the GOV.UK date input pattern words them: "`What` must include a year", "Year
+    must include 4 numbers", "`What` must be a real date". `what` begins the message ("Date of
+    birth"). All three blank is (None, None): whether a date is needed is the caller's to say.
+    """
     from datetime import date
 
-    parts = [values.get(f"{name}[{p}]", "").strip() for p in ("day", "month", "year")]
+    parts = [values.get(f"{name}[{p}]", "").strip() for p in _PARTS]
     if all(p == "" for p in parts):
         return None, None
-    if any(p == "" for p in parts):
-        missing = [n for n, p in zip(("day", "month", "year"), parts, strict=True) if p == ""]
-        return None, f"must include a {' and '.join(missing)}"
-    if not all(is_number(p) for p in parts) or len(parts[2]) != 4:
-        return None, "must be a real date, like 27 3 1990"
+    missing = [part for part, typed in zip(_PARTS, parts, strict=True) if typed == ""]
+    if missing:
+        return None, f"{what} must include a {' and '.join(missing)}"
+    day, month, year = parts[0], _month_number(parts[1]), parts[2]
+    if not (is_number(day) and month is not None and is_number(year)):
+        return None, f"{what} must be a real date"
+    if len(year) != 4:
+        return None, "Year must include 4 numbers"
     try:
-        return date(int(parts[2]), int(parts[1]), int(parts[0])).isoformat(), None
+        return date(int(year), int(month), int(day)).isoformat(), None
     except ValueError:
-        return None, "must be a real date, like 27 3 1990"
+        return None, f"{what} must be a real date"
+
+
+def parse_date(values: dict[str, str], name: str) -> tuple[str | None, str | None]:
+    """(ISO date, the end of an error message) from the three boxes `name[day]`, `name[month]`,
+    `name[year]`: the caller puts what the date is in front ("must include a month"). Prefer
+    `date_input`, whose messages are whole (a year of 2 numbers is about the year box)."""
+    value, error = date_input(values, name, "")
+    if error == "Year must include 4 numbers":
+        return None, "must include a year of 4 numbers, like 2027"
+    return value, error.strip() if error else None

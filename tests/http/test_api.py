@@ -278,3 +278,29 @@ def test_openapi_document_is_generated_from_the_models(client: Any) -> None:
         "city_and_hackney", "tower_hamlets", "newham"}
     post = document["paths"]["/api/referrals"]["post"]
     assert set(post["responses"]) >= {"201", "400", "409", "413", "422"}
+
+
+# --- the postcode and the borough ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("postcode, borough, words", [
+    ("SW1A 1AA", "city_and_hackney", "SW1A 1AA is not in City & Hackney: it is outside North "
+                                     "East London"),
+    ("sw1a1aa", "newham", "SW1A 1AA is not in Newham"),
+    ("E1 6AN", "newham", "E1 6AN is in Tower Hamlets, not Newham"),
+])
+def test_a_postcode_clearly_outside_the_borough_is_refused(api: Any, postcode: str,
+                                                           borough: str, words: str) -> None:
+    referral = with_change(make_referral(), "person", {**make_referral()["person"],
+                                                        "postcode": postcode,
+                                                        "borough": borough})
+    response = api(referral)
+    assert response.status_code == 422
+    assert words in errors_of(response)["person.postcode"]
+    assert stored_items() == []
+
+
+def test_the_postcode_is_refused_beside_the_other_errors(api: Any) -> None:
+    referral = with_change(make_referral(), "person.postcode", "SW1A 1AA")
+    referral = with_change(referral, "person.nhs_number", "943 476 5918")
+    assert set(errors_of(api(referral))) == {"person.postcode", "person.nhs_number"}

@@ -21,7 +21,6 @@ VALID: dict[str, dict[str, str]] = {
         "referrer.name": "Sam Okafor", "referrer.role": "Care coordinator",
         "referrer.team": "Hackney CMHT", "referrer.organisation": "ELFT",
         "referrer.email": "sam.okafor@nhs.net", "referrer.phone": "020 7946 0000",
-        "approving_manager.name": "", "approving_manager.email": "",
     },
     "person": {
         "person.first_name": "Alex", "person.last_name": "Morgan",
@@ -122,6 +121,8 @@ def test_whole_form_submits_a_referral_and_sends_the_acknowledgement(browser: Br
     reference = sent.headers["Location"].rsplit("/", 1)[1]
     confirmation = browser.get(sent.headers["Location"])
     assert reference in html(confirmation) and "Referral sent" in html(confirmation)
+    assert "What happens next" in html(confirmation)
+    assert 'href="/my-referrals"' in html(confirmation)
     wait_for_acknowledgement(reference)
     emails = wait_for(sent_emails)
     assert emails[0].to == "sam.okafor@nhs.net" and reference in emails[0].subject
@@ -154,7 +155,109 @@ def test_date_errors_link_to_the_day_box(browser: Browser) -> None:
                                                  "person.date_of_birth[month]": "",
                                                  "person.date_of_birth[day]": "31"})
     assert html_errors(response) == ["person.date_of_birth-day"]
-    assert "must include a month" in html(response)
+    assert "Date of birth must include a month" in html(response)
+
+
+@pytest.mark.parametrize("day, month, year, message", [
+    ("1", "5", "", "Date of birth must include a year"),
+    ("", "", "1985", "Date of birth must include a day and month"),
+    ("1", "5", "84", "Year must include 4 numbers"),
+    ("31", "2", "1985", "Date of birth must be a real date"),
+    ("1", "Smarch", "1985", "Date of birth must be a real date"),
+    ("1", "5", "2999", "date of birth must be in the past"),
+])
+def test_date_of_birth_errors_follow_the_gov_uk_date_input_pattern(
+    browser: Browser, day: str, month: str, year: str, message: str,
+) -> None:
+    browser.start()
+    response = browser.post("/referral/person", {
+        **VALID["person"], "person.date_of_birth[day]": day,
+        "person.date_of_birth[month]": month, "person.date_of_birth[year]": year})
+    assert response.status_code == 422
+    assert html_errors(response) == ["person.date_of_birth-day"]
+    assert message in html(response)
+
+
+@pytest.mark.parametrize("month", ["June", "Jun", "june", "6", "06"])
+def test_a_month_may_be_typed_as_its_name(browser: Browser, month: str) -> None:
+    browser.start()
+    saved = browser.post("/referral/person", {**VALID["person"],
+                                              "person.date_of_birth[month]": month})
+    assert saved.status_code == 303, html_errors(saved)
+
+
+def test_a_postcode_outside_the_borough_chosen_is_refused_naming_it(browser: Browser) -> None:
+    browser.start()
+    response = browser.post("/referral/person", {**VALID["person"],
+                                                 "person.postcode": "sw1a 1aa"})
+    assert response.status_code == 422
+    assert html_errors(response) == ["person.postcode"]
+    assert "SW1A 1AA is not in City &amp; Hackney" in html(response)
+    elsewhere = browser.post("/referral/person", {**VALID["person"], "person.postcode": "E1 6AN",
+                                                  "person.borough": "newham"})
+    assert "E1 6AN is in Tower Hamlets, not Newham" in html(elsewhere)
+
+
+def test_a_stray_optional_goal_can_be_removed_without_javascript(browser: Browser) -> None:
+    browser.start()
+    stray = {**VALID["goals"], "goals.1.area": "social"}
+    blocked = browser.post("/referral/goals", stray)
+    assert blocked.status_code == 422
+    page = html(blocked)
+    assert 'name="remove" value="1"' in page and "Remove goal 2" in page
+    assert "Remove goal 1" not in page and "Remove goal 3" not in page
+    removed = browser.post("/referral/goals", {**stray, "remove": "1"})
+    assert removed.status_code == 200
+    assert 'value="social" checked' not in html(removed)
+    assert "Swim weekly" in html(removed)  # goal 1 is kept
+    assert browser.post("/referral/goals", VALID["goals"]).status_code == 303
+
+
+def test_the_goal_and_month_limits_are_said_where_they_apply(browser: Browser) -> None:
+    browser.start()
+    assert "Within 6 months of today, normally within 3" in html(browser.get("/referral/goals"))
+    assert "Goals end within 6 months" in html(browser.get("/referral/items"))
+
+
+def monthly(months: str, **changes: str) -> dict[str, str]:
+    return {**VALID["items"], "items.0.recurrence": "monthly", "items.0.cost_pence": "15",
+            "items.0.months": months, **changes}
+
+
+def test_a_monthly_item_paid_after_the_last_goal_is_pointed_out_and_flagged(
+    browser: Browser,
+) -> None:
+    shown = fill_up_to_items(browser, **monthly("6"))
+    assert shown.status_code == 200
+    page = html(shown)
+    assert "Check these before you continue" in page
+    assert "runs past the last goal&#39;s target date" in page
+    mark = re.search(r'name="cautions_seen" value="([0-9a-f]+)"', page)
+    assert mark
+    # Read once, Save and continue goes on.
+    onward = browser.post("/referral/items", {**monthly("6"), "cautions_seen": mark.group(1)})
+    assert onward.headers["Location"] == "/referral/outcomes"
+    for slug in ("outcomes", "budget", "consent"):
+        browser.post(f"/referral/{slug}", VALID[slug])
+    check = html(browser.get("/referral/check"))
+    assert "A PHB advisor will also check it" in check and "runs past the last goal" in check
+    # One month, within the goal, says nothing.
+    assert fill_up_to_items(Browser(browser.client), **monthly("1")).status_code == 303
+
+
+def test_an_excluded_item_and_the_smartphone_caps_are_said_on_the_items_page(
+    browser: Browser,
+) -> None:
+    fryer = fill_up_to_items(browser, **{"items.0.description": "Air fryer",
+                                         "items.0.category": "equipment"})
+    assert fryer.status_code == 200
+    assert "Household items are not normally funded by a PHB" in html(fryer)
+    phone = browser.post("/referral/items", {**VALID["items"], "items.0.description": "Smartphone",
+                                             "items.0.category": "smartphone_data",
+                                             "items.0.cost_pence": "250"})
+    assert phone.status_code == 200
+    assert "smartphone up to £200.00" in html(phone)
+    assert "Item 1 is not, so the request is signed off by its total" in html(phone)
 
 
 def test_cost_is_typed_in_pounds(browser: Browser) -> None:
@@ -207,12 +310,80 @@ def test_missing_answers_are_listed_on_check_your_answers(browser: Browser) -> N
     assert referral_items() == []
 
 
-def test_manager_is_asked_for_when_the_total_reaches_250_pounds(browser: Browser) -> None:
-    browser.fill_all(items={"items.0.cost_pence": "250"})
+def fill_up_to_items(browser: Browser, **items: str) -> Any:
+    """Start, fill the pages before the items, and save the items page (with `items`)."""
+    browser.start()
+    for slug in ("referrer", "person", "goals", "support"):
+        assert browser.post(f"/referral/{slug}", VALID[slug]).status_code == 303, slug
+    return browser.post("/referral/items", {**VALID["items"], **items})
+
+
+MANAGER = {"approving_manager.name": "Jo Patel", "approving_manager.email": "jo.patel@nhs.net"}
+
+
+def test_the_manager_is_asked_for_after_the_items_when_the_total_reaches_250_pounds(
+    browser: Browser,
+) -> None:
+    assert 'name="approving_manager.name"' not in html(browser.get("/referral/referrer"))
+    saved = fill_up_to_items(browser, **{"items.0.cost_pence": "250"})
+    assert saved.headers["Location"] == "/referral/manager"
+    asked = html(browser.get("/referral/manager"))
+    assert "The request totals £250.00" in asked and 'name="approving_manager.name"' in asked
+    assert "Section 6 of 9" in asked
+    missing = browser.post("/referral/manager", {"approving_manager.name": "",
+                                                 "approving_manager.email": ""})
+    assert missing.status_code == 422
+    assert html_errors(missing) == ["approving_manager.name"]
+    assert "Enter your approving manager" in html(missing)
+    given = browser.post("/referral/manager", MANAGER)
+    assert given.headers["Location"] == "/referral/outcomes"
+    assert 'href="/referral/manager"' in html(browser.get("/referral/outcomes"))
+
+
+def test_under_250_pounds_the_manager_is_not_asked_for(browser: Browser) -> None:
+    saved = fill_up_to_items(browser)
+    assert saved.headers["Location"] == "/referral/outcomes"
+    outcomes = html(browser.get("/referral/outcomes"))
+    assert 'href="/referral/items"' in outcomes and "Section 6 of 8" in outcomes
+    # Reached by its address all the same, it may be left blank.
+    blank = browser.post("/referral/manager", {"approving_manager.name": ""})
+    assert blank.headers["Location"] == "/referral/outcomes"
+    browser.fill_all()
+    assert "Approving manager" not in html(browser.get("/referral/check"))
+
+
+def test_a_change_over_250_pounds_asks_for_the_manager_and_check_still_shows_every_answer(
+    browser: Browser,
+) -> None:
+    browser.fill_all()
+    changed = browser.post("/referral/items?change=1",
+                           {**VALID["items"], "items.0.cost_pence": "300"})
+    assert changed.headers["Location"] == "/referral/manager?change=1"
+    # Going straight back to check your answers: the answers, and the one to fix beside them.
     check = browser.get("/referral/check")
     assert check.status_code == 422
-    assert "approving manager" in html(check)
-    assert 'href="/referral/referrer?change=1#approving_manager"' in html(check)
+    page = html(check)
+    for shown in ("Alex Morgan", "943 476 5919", "E8 1DY", "Swimming pass", "£300.00",
+                  "Swimming lifts mood."):
+        assert shown in page, shown
+    assert re.search(r"Approving manager\s*</dt>\s*<dd[^>]*>\s*<span class=\"nhsuk-error-message\""
+                     r"[^>]*>.*Enter your approving manager", page, re.S)
+    assert 'href="/referral/manager?change=1#approving_manager.name"' in page
+    assert "Send referral" not in page
+    assert browser.post("/referral/manager?change=1", MANAGER).headers["Location"] == \
+        "/referral/check"
+    ready = html(browser.get("/referral/check"))
+    assert "Jo Patel, jo.patel@nhs.net" in ready and "Send referral" in ready
+
+
+def test_check_your_answers_shows_what_was_given_beside_what_is_missing(
+    browser: Browser,
+) -> None:
+    browser.start()
+    browser.post("/referral/referrer", VALID["referrer"])
+    page = html(browser.get("/referral/check"))
+    assert "Sam Okafor" in page and "sam.okafor@nhs.net" in page
+    assert "Enter the person&#39;s first name" in page or "Enter the person's" in page
 
 
 def test_submitting_twice_never_creates_two_referrals(browser: Browser) -> None:

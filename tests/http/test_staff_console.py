@@ -16,7 +16,7 @@ from chalicelib.adapters import aws
 from chalicelib.config import get_settings
 from chalicelib.domain.ports import Referrals
 from tests.conftest import services, wait_for, wait_for_acknowledgement, wait_for_execution
-from tests.factories import NHS_NUMBER, another_person, make_referral
+from tests.factories import NHS_NUMBER, another_person, in_borough, make_referral
 from tests.http.test_staff_sign_in import STAFF, body, csrf_of, get, sign_in
 from tests.pathway_helpers import link_path, post_form, wait_for_email
 
@@ -429,8 +429,7 @@ def run_retention(client: Any) -> Any:
 
 def test_retention_removes_personal_data_of_every_referral_inactive_for_the_period(
         staff: Staff, api: Any, client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    ended = submit(api, total_pence=30000, person={**make_referral()["person"],
-                                                   "borough": "newham", "ethnicity": "M"})
+    ended = submit(api, total_pence=30000, person=in_borough("newham", ethnicity="M"))
     # The same person again (with the approving manager their total now needs).
     still_open = submit(api, total_pence=30000)
     staff.act(ended, "withdraw", {"withdraw_reason": "Alex moved to Leeds"})

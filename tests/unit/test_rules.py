@@ -263,3 +263,18 @@ def test_the_tier_is_decided_on_the_persons_total_when_given() -> None:
     flagged = funding.sign_off([gym], RULES, 25000, 50000,
                                flags=[funding.Flag("possible_mismatch", "Check it")])
     assert flagged.approvers == ("referrer", "advisor")
+
+
+# --- monthly items and the goals' end ------------------------------------------------------
+
+
+def test_a_monthly_item_still_paid_after_the_last_goal_is_flagged() -> None:
+    today = date(2027, 1, 10)
+    items = [item(cost_pence=5000), item("Data", "smartphone_data", 1500, "monthly", 12),
+             item("Swim", "membership", 2000, "monthly", 3)]
+    [flag] = funding.paid_past_the_goals(items, date(2027, 4, 1), today)
+    assert (flag.code, flag.item) == ("paid_past_goals", 1)
+    assert "last goal's target date (1 April 2027)" in flag.reason
+    assert "the last of its 12 months is paid from 10 December 2027" in flag.reason
+    # The third's last month starts on 10 March, before the goal: not flagged.
+    assert funding.paid_past_the_goals(items, None, today) == ()

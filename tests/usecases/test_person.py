@@ -14,7 +14,7 @@ from chalicelib.bootstrap import Services
 from chalicelib.domain import ledger
 from chalicelib.domain.validation import validate_referral
 from chalicelib.intake import api
-from tests.factories import make_referral, with_change
+from tests.factories import another_person, make_referral, with_change
 from tests.usecases.drive import submit
 
 
@@ -133,3 +133,24 @@ def test_a_referrer_on_the_panel_is_not_asked_to_sign_off_their_own_request(
     svc = services()
     stored = svc.store.referrals.get(submit(svc, total_pence=60000))
     assert recipients("panel", load_stored(stored.answers), svc.settings) == ["ann@nhs.net"]
+
+
+def test_a_postcode_in_a_shared_or_unlisted_sector_is_taken_and_flagged(
+        memory: Services) -> None:
+    shared = intake(memory, person=another_person(0, postcode="E2 7QA"))
+    [flag] = [f for f in shared.flags if f["code"] == "postcode_shared"]
+    assert "shared by Tower Hamlets and City & Hackney" in flag["reason"]
+    assert shared.approvers == ("referrer", "advisor")
+    unknown = intake(memory, person=another_person(1, postcode="E8 9ZZ"))
+    assert "postcode_unknown" in [f["code"] for f in unknown.flags]
+    assert intake(memory, person=another_person(2)).flags == []  # E8 1DY: Hackney's alone
+
+
+def test_a_monthly_item_paid_after_the_last_goal_is_flagged_at_intake(
+        memory: Services) -> None:
+    data = {"description": "SIM only data plan", "category": "smartphone_data",
+            "supplier": "Network", "cost_pence": 1500, "recurrence": "monthly", "months": 12}
+    stored = intake(memory, items=[data])
+    [flag] = [f for f in stored.flags if f["code"] == "paid_past_goals"]
+    assert flag["item"] == 0 and "runs past the last goal's target date" in flag["reason"]
+    assert stored.approvers == ("referrer", "advisor")
