@@ -139,35 +139,12 @@ def forbidden(message: str = "You need to be signed in to do that.") -> Response
 
 
 def require_referrer(svc: Services, request: Any) -> ReferrerSession | Response:
-    """The signed-in referrer, or the response to send instead.
-
-    Anonymous GETs are sent to sign in (303); anonymous POSTs, and POSTs without the session's
-    CSRF token in the form field `csrf`, are refused (403). On a POST the parsed form comes back
-    in `session.form`.
-    """
+    """The signed-in referrer, or the response to send instead: the same rules as the staff
+    console's (`staff.sessions.signed_in`), with this area's own session and pages."""
     if secret_for(svc.settings) is None:
         return not_configured()
-    session = current_session(svc, request.headers)
-    method = (request.method or "GET").upper()
-    if session is None:
-        if method in ("GET", "HEAD"):
-            return redirect(SIGN_IN_PATH)
-        return forbidden()
-    if method in ("GET", "HEAD", "OPTIONS"):
-        return session
-    from chalicelib.web.forms import FormRejected, parse_form
-    from chalicelib.web.requests import body_of
-
-    try:
-        posted = parse_form(body_of(request))
-    except FormRejected as exc:
-        return problem("There is a problem with the form", exc.message, 400)
-    token = posted.get("csrf", "")
-    if not hmac.compare_digest(token.encode("utf-8"), session.csrf.encode("utf-8")):
-        return forbidden("This form has expired or did not come from this service. Go back, "
-                         "reload the page and try again.")
-    return ReferrerSession(session.email, session.issued, session.expires, session.csrf,
-                           posted)
+    return staff_sessions.signed_in(request, current_session(svc, request.headers),
+                                    SIGN_IN_PATH, problem, forbidden)
 
 
 def sign_out(svc: Services, request: Any) -> Response:

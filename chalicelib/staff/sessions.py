@@ -19,8 +19,9 @@ import hmac
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalice.app import Response
 
@@ -183,12 +184,35 @@ def require_staff(svc: Services, request: Any) -> StaffSession | Response:
     """
     if secret_for(svc.settings) is None:
         return not_configured()
-    session = current_session(svc, request.headers)
+
+    def problem(title: str, message: str, status: int) -> Response:
+        return page("staff/problem.html", status=status, title=title, message=message)
+
+    return signed_in(request, current_session(svc, request.headers), "/staff/sign-in",
+                     problem, forbidden)
+
+
+class Signed(Protocol):
+    """A session a request carries: its CSRF token (and, a dataclass, its posted `form`)."""
+
+    @property
+    def csrf(self) -> str: ...
+
+
+def signed_in[Session: Signed](request: Any, session: Session | None, sign_in_path: str,
+                               problem: Callable[[str, str, int], Response],
+                               refuse: Callable[..., Response]) -> Session | Response:
+    """What a request may do with the session it carries (a staff or a referrer session, a
+    frozen dataclass with `csrf` and `form`): anonymous GETs go to sign in (303), anonymous
+    POSTs are refused, and a POST must carry the session's CSRF token in its form, which comes
+    back parsed in `session.form`."""
+    import dataclasses
+
     method = (request.method or "GET").upper()
     if session is None:
         if method in ("GET", "HEAD"):
-            return redirect("/staff/sign-in")
-        return forbidden()
+            return redirect(sign_in_path)
+        return refuse()
     if method in ("GET", "HEAD", "OPTIONS"):
         return session
     from chalicelib.web.forms import FormRejected, parse_form
@@ -197,13 +221,13 @@ def require_staff(svc: Services, request: Any) -> StaffSession | Response:
     try:
         posted = parse_form(body_of(request))
     except FormRejected as exc:
-        return page("staff/problem.html", status=400, title="There is a problem with the form",
-                    message=exc.message)
+        return problem("There is a problem with the form", exc.message, 400)
     token = posted.get("csrf", "")
-    if not hmac.compare_digest(token.encode("utf-8"), session.csrf.encode("utf-8")):
-        return forbidden("This form has expired or did not come from this service. Go back, "
-                         "reload the page and try again.")
-    return StaffSession(session.email, session.issued, session.expires, session.csrf, posted)
+    csrf = str(session.csrf)
+    if not hmac.compare_digest(token.encode("utf-8"), csrf.encode("utf-8")):
+        return refuse("This form has expired or did not come from this service. Go back, "
+                      "reload the page and try again.")
+    return dataclasses.replace(session, form=posted)  # type: ignore[type-var]
 
 
 def sign_out(svc: Services, request: Any) -> Response:
