@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 # The statuses in which a referral may wait on a PHB advisor (a request waits on one only at
 # the advisor's step).
 ADVISOR_STATUSES = ("needs_attention", "agreement_accepted", "awaiting_sign_off")
+# A search's results at most (one person's or one referrer's referrals, newest first).
+SEARCH_SIZE = 50
 HELD_BACK_KINDS = {"sign_in": "Staff sign-in links", "acknowledgement": "Referral acknowledgements",
                    "referrer_sign_in": "Referrer sign-in links",
                    "referrer_resend": "Requests a referrer sent again"}
@@ -112,22 +114,42 @@ def worklist(svc: Services, request: Any) -> Response:
 
 
 def _find(svc: Services, session: StaffSession, typed: str) -> Response:
-    found = svc.store.referrals.find(typed) if typed and len(typed) <= MAX_REFERENCE_TYPED \
-        else None
+    """Find by what an advisor has to hand: a reference (straight to its case), an NHS number
+    (that person's referrals) or a referrer's email (theirs). Each is one index query."""
+    from chalicelib.domain.identifiers import nhs_number_is_valid, normalise_nhs_number
+
+    found_rows: list[WorklistRow] | None = None
+    referrals = svc.store.referrals
+    digits = normalise_nhs_number(typed)
+    if typed and len(typed) <= 254 and "@" in typed:
+        found_rows = [row_of(stored) for stored in
+                      referrals.for_referrer(typed, SEARCH_SIZE).referrals]
+    elif nhs_number_is_valid(digits):
+        found_rows = [row_of(referrals.get(reference))
+                      for reference in referrals.references_for_person(digits)]
+    if found_rows:
+        return _worklist_page(svc, session, View("found"), None, typed=typed,
+                              found=sorted(found_rows, key=lambda row: row.created_at,
+                                           reverse=True))
+    found = referrals.find(typed) if typed and len(typed) <= MAX_REFERENCE_TYPED else None
     if found is not None:
         return redirect(f"/staff/referrals/{found.reference}")
-    message = ("Enter a reference, like PHB-ABCD-2345" if not typed else
-               "No referral has that reference. Check it and try again")
+    message = ("Enter a reference, an NHS number or a referrer's email address" if not typed
+               else "No referral was found for that. Check it and try again")
     return _worklist_page(svc, session, View("all"), None, status=404 if typed else 422,
                           errors=[FieldError("reference", message)], typed=typed)
 
 
 def _worklist_page(svc: Services, session: StaffSession, view: View, after: str | None,
                    status: int = 200, errors: list[FieldError] | None = None,
-                   typed: str = "") -> Response:
+                   typed: str = "", found: list[WorklistRow] | None = None) -> Response:
     try:
-        listed = needs_action(svc) if view.kind == "action" else \
-            svc.store.referrals.page(view, PAGE_SIZE, after)
+        if found is not None:
+            listed = WorklistPage(found, None)
+        elif view.kind == "action":
+            listed = needs_action(svc)
+        else:
+            listed = svc.store.referrals.page(view, PAGE_SIZE, after)
     except BadPageToken:
         listed = svc.store.referrals.page(view, PAGE_SIZE)
         status, after = 400, None

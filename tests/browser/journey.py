@@ -534,7 +534,7 @@ class AdvisorJourney:
         self.press("Sign in")
         self.arrive("staff-worklist", "Referrals")
 
-        self.page.get_by_label("Find by reference", exact=True).fill(self.reference.lower())
+        self.page.get_by_label("Find a referral", exact=True).fill(self.reference.lower())
         self.press("Find")
         self.arrive("staff-case", self.reference)
         note = "Phoned Sam: the pool opens in May."

@@ -186,8 +186,21 @@ def test_find_by_reference_forgives_case_and_spacing(staff: Staff, api: Any) -> 
     assert found.headers["Location"] == f"/staff/referrals/{reference}"
     missing = staff.get("/staff/?reference=PHB-2222-2222")
     assert missing.status_code == 404
-    assert "No referral has that reference" in body(missing)
+    assert "No referral was found for that" in body(missing)
     assert staff.get("/staff/?reference=").status_code == 422
+
+
+def test_find_by_nhs_number_or_referrers_email_lists_theirs_by_index_not_scan(
+        staff: Staff, four: dict[str, str], scans: list[str]) -> None:
+    person = another_person(1)["nhs_number"]  # the manager-tier referral's person
+    by_person = staff.get(f"/staff/?{urlencode({'reference': person[:3] + ' ' + person[3:]})}")
+    assert references_on(by_person) == [four["manager"]]
+    assert "Found for" in body(by_person)
+    by_referrer = staff.get(f"/staff/?{urlencode({'reference': 'Sam.Okafor@NHS.net'})}")
+    assert set(references_on(by_referrer)) == set(four.values())
+    nobody = staff.get(f"/staff/?{urlencode({'reference': 'nobody@nhs.net'})}")
+    assert nobody.status_code == 404 and "No referral was found for that" in body(nobody)
+    assert scans == []
 
 
 # --- the case page ---------------------------------------------------------------------------
