@@ -9,12 +9,13 @@ visits is also checked with axe-core: a serious or critical violation fails the 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from tests.browser import journey as journey_module
 from tests.browser.journey import VIEWPORT, AdvisorJourney, ChromiumMissing, Journey, launch
@@ -143,9 +144,29 @@ def test_without_chromium_the_browser_tests_fail_saying_how_to_install_it(
         launch(None)  # type: ignore[arg-type]  # never reaches Playwright
 
 
+def signed_off_by_the_referrer(page: Page, base_url: str, reference: str) -> None:
+    """The referrer signs off through the link in their email (as their browser would post it:
+    from the service's own origin), so the request goes on to a PHB advisor."""
+    deadline = time.monotonic() + 20
+    while True:
+        emails = json.loads(page.request.get(f"{base_url}/dev/outbox.json").text())
+        asked = [e for e in emails if reference in e["subject"] and "sign off" in e["subject"]]
+        if asked:
+            break
+        assert time.monotonic() < deadline, "no sign-off request in the outbox"
+        time.sleep(0.2)
+    [link] = re.findall(r"/act/sign-off/[A-Za-z0-9_-]+", asked[-1]["text"])
+    done = page.request.post(f"{base_url}{link}", form={"decision": "approved"},
+                             headers={"Origin": base_url})
+    assert done.ok, done.text()
+
+
 def test_an_advisor_signs_in_finds_the_referral_adds_a_note_and_reads_the_reports(
     local_stack: Any, browser: Browser
 ) -> None:
+    """An advisor's day: the worklist opens on what needs their action (a flagged request the
+    referrer signed off), they decide it on its case page; then they find another referral by
+    its reference, add a note, and read the reports."""
     from tests.factories import make_referral, unique_person
 
     axe = AxeChecker(browser, javascript=True)
@@ -160,12 +181,38 @@ def test_an_advisor_signs_in_finds_the_referral_adds_a_note_and_reads_the_report
                                  headers={"Content-Type": "application/json"})
         assert sent.status == 201, sent.text()
         reference = json.loads(sent.text())["reference"]
+        fryer = {"description": "Air fryer for healthier cooking", "category": "equipment",
+                 "supplier": "Argos", "cost_pence": 6000, "recurrence": "one_off"}
+        flagged = page.request.post(f"{local_stack.url}/api/referrals", data=json.dumps(
+            make_referral(person=unique_person(), items=[fryer])),
+            headers={"Content-Type": "application/json"})
+        assert flagged.status == 201, flagged.text()
+        decide = json.loads(flagged.text())["reference"]
+        signed_off_by_the_referrer(page, local_stack.url, decide)
         journey = AdvisorJourney(page, local_stack.url, reference, seen=axe)
         journey.walk()
+        # Back to the worklist: it opens on what needs their action, the flagged request.
+        page.get_by_role("link", name="Referrals", exact=True).click()
+        deadline = time.monotonic() + 20
+        while not page.get_by_role("link", name=decide, exact=True).count():
+            assert time.monotonic() < deadline, "the flagged request is not in Needs my action"
+            time.sleep(0.5)
+            page.reload()
+        journey.arrive("staff-needs-my-action", "Referrals")
+        expect(page.get_by_text(re.compile("Waiting for a PHB advisor.s decision since"))) \
+            .to_be_visible()
+        page.get_by_role("link", name=decide, exact=True).click()
+        journey.arrive("staff-case-to-decide", decide)
+        expect(page.get_by_text("Household items are not normally funded by a PHB").first) \
+            .to_be_visible()
+        page.get_by_label("Approve", exact=True).check()
+        journey.press("Record the decision")
+        journey.arrive("staff-case-decided", decide)
+        expect(page.get_by_text("Your decision has been recorded.")).to_be_visible()
     finally:
         context.close()
         axe.close()
-    assert axe.checked == journey.pages and len(journey.pages) == 7
+    assert axe.checked == journey.pages and len(journey.pages) == 10
 
 
 def test_a_form_on_another_site_cannot_post_to_the_service(
