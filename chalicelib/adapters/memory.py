@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.adapters.memory_assigned import MemoryAssignments
 from chalicelib.adapters.memory_caps import MemoryCaps
 from chalicelib.adapters.memory_emails import MemoryEmails
 from chalicelib.domain.dates import now_iso
@@ -62,7 +63,7 @@ class _Held:
     reminders: dict[str, int] = field(default_factory=dict)
 
 
-class MemoryReferrals(MemoryEmails):
+class MemoryReferrals(MemoryEmails, MemoryAssignments):
     def __init__(self, links: MemoryLinks,
                  make_reference: Callable[[], str] = new_reference) -> None:
         self._links = links

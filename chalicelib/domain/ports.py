@@ -140,6 +140,16 @@ class Referrals(Protocol):
 
     def references_for_person(self, nhs_number: str) -> list[str]: ...
 
+    def assign(self, seen: StoredReferral, to: str, actor: str) -> None:
+        """Assign the case to the PHB advisor `to` (one at a time: a new one replaces the
+        last), recorded in its history as done by `actor`. Nothing else about it changes."""
+        ...
+
+    def assigned_to(self, email: str, size: int) -> list[StoredReferral]:
+        """The cases assigned to `email` (ignoring case), newest first, at most `size`. An index
+        query, never a scan."""
+        ...
+
     def for_referrer(self, email: str, size: int, after: str | None = None) -> ReferralPage:
         """One page of the referrals whose referrer is `email` (ignoring case), newest first,
         each as stored now; `after` is a page's `next_page` (BadPageToken when it is not one of

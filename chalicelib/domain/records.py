@@ -37,6 +37,7 @@ class StoredReferral:
     # agreement again): the state machine carries the revision it follows, and a wait of an
     # older revision ends at once.
     revision: int = 0
+    assigned_to: str | None = None  # the PHB advisor the case is assigned to, if any
 
     @property
     def recorded(self) -> dict[str, Any]:

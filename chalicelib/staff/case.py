@@ -32,6 +32,7 @@ DONE_MESSAGES = {
     "release": "The release of the money has been recorded.",
     "ask": "Your question has been sent to the referrer.",
     "note": "Your note has been added to the history.",
+    "assign": "The case has been assigned.",
     "resend": "The email has been sent again, with a new link.",
     "withdraw": "The referral has been withdrawn. The referrer is emailed to say so (the emails "
                 "below show when it went).",
@@ -92,7 +93,7 @@ def available_actions(stored: StoredReferral, step: str | None) -> list[str]:
     resume = ["resume"] if attention_of(stored) and stored.answers else []
     if stored.status in pathway.FINAL:
         return [*resume, "note", *settle]
-    actions = [*resume, *(["correct"] if stored.answers else [])]
+    actions = [*resume, "assign", *(["correct"] if stored.answers else [])]
     if stored.answers and can_amend(stored.status, money):
         actions.append("amend")
     if stored.status == "awaiting_sign_off" and stored.step == "advisor":
@@ -253,10 +254,13 @@ def _text(posted: dict[str, str], name: str, message: str, errors: list[FieldErr
 def perform(svc: Services, action: str, session: StaffSession, stored: StoredReferral,
             step: str | None) -> list[FieldError]:
     """Do `action`, as the signed-in advisor; the field errors if the form was not right."""
+    from chalicelib.staff.assign import assign
+
     handlers: dict[str, Callable[[Services, StaffSession, StoredReferral, str | None],
                                  list[FieldError]]] = {
         "decide": _decide, "release": _release, "ask": _ask, "note": _note,
         "resend": _resend, "resume": _resume, "withdraw": _withdraw, "settle": _settle,
+        "assign": assign,
     }
     return handlers[action](svc, session, stored, step)
 

@@ -208,7 +208,12 @@ def _said(text: str, *keys: str) -> Callable[[str, dict[str, Any], People],
     return say
 
 
+def _assigned(who: str, detail: dict[str, Any], people: People) -> tuple[str, list[str]]:
+    return f"Assigned to {people.name(str(detail.get('to', '')))} by {who}", []
+
+
 WORDS: dict[str, Callable[[str, dict[str, Any], People], tuple[str, list[str]]]] = {
+    "assigned": _assigned,
     "submitted": _said("Referral submitted by {who}"),
     "intake_recorded": _intake,
     "approved": _decided("Approved"),

@@ -35,6 +35,7 @@ HELD_BACK_KINDS = {"sign_in": "Staff sign-in links", "acknowledgement": "Referra
 def view_choices(svc: Services) -> list[dict[str, str]]:
     """Every worklist view, as the select box lists them: value `view:value`."""
     choices = [{"value": "action:", "text": "Needs my action"},
+               {"value": "mine:", "text": "Assigned to me"},
                {"value": "all:", "text": "All referrals"},
                {"value": "overdue:", "text": "Overdue: waiting past the reminder time"},
                {"value": "flagged:", "text": "Flagged for a PHB advisor"}]
@@ -88,7 +89,7 @@ def row_of(stored: StoredReferral) -> WorklistRow:
 
 def _valid_view(view: str, value: str) -> bool:
     return {
-        "action": value == "", "all": value == "", "overdue": value == "",
+        "action": value == "", "mine": value == "", "all": value == "", "overdue": value == "",
         "flagged": value == "",
         "status": value in codes.STATUSES,
         "borough": value in codes.BOROUGHS,
@@ -148,6 +149,9 @@ def _worklist_page(svc: Services, session: StaffSession, view: View, after: str 
             listed = WorklistPage(found, None)
         elif view.kind == "action":
             listed = needs_action(svc)
+        elif view.kind == "mine":
+            listed = WorklistPage([row_of(stored) for stored in svc.store.referrals.assigned_to(
+                session.email, SEARCH_SIZE)], None)
         else:
             listed = svc.store.referrals.page(view, PAGE_SIZE, after)
     except BadPageToken:

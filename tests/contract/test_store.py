@@ -539,3 +539,30 @@ class TestCaps:
                 lambda _: store.caps.take("sign_in", "jo@example.org", 3, 900, now), range(12)))
         assert 1 <= taken.count(True) <= 3
         assert store.caps.held_back(now)[0].count == taken.count(False)
+
+
+class TestAssignments:
+    def test_a_case_is_assigned_to_one_advisor_at_a_time_and_listed_under_them(
+            self, store: Store) -> None:
+        first, second, third = created(store, 3)
+        referrals = store.referrals
+        before = referrals.get(first)
+        referrals.assign(before, "Amara.Okoye@example.org", "ben.hughes@example.org")
+        referrals.assign(referrals.get(second), "amara.okoye@example.org",
+                         "amara.okoye@example.org")
+        assert [r.reference for r in referrals.assigned_to("AMARA.OKOYE@example.org", 10)] == [
+            second, first]
+        assert referrals.get(first).assigned_to == "Amara.Okoye@example.org"
+        # Assigning changes nothing else: not where it is, nor since when.
+        assert referrals.get(first).updated_at == before.updated_at
+        assert [(e.what, e.who, e.detail) for e in referrals.history(first)][-1] == (
+            "assigned", "ben.hughes@example.org", {"to": "Amara.Okoye@example.org"})
+        # Assigned again, it moves: one advisor at a time.
+        referrals.assign(referrals.get(first), "ben.hughes@example.org", "ben.hughes@example.org")
+        assert [r.reference for r in referrals.assigned_to("amara.okoye@example.org", 10)] == [
+            second]
+        assert [r.reference for r in referrals.assigned_to("ben.hughes@example.org", 10)] == [
+            first]
+        assert referrals.assigned_to("nobody@example.org", 10) == []
+        assert third not in [r.reference for r in referrals.assigned_to(
+            "amara.okoye@example.org", 1)]

@@ -137,6 +137,22 @@ def test_each_row_says_where_it_is_in_words_and_who_signs_off(
     assert references_on(first) == [] and 'value="action:" selected' in body(first)
 
 
+def test_a_case_is_assigned_and_listed_under_assigned_to_me(
+        staff: Staff, four: dict[str, str]) -> None:
+    mine = staff.get("/staff/?view=mine%3A")
+    assert references_on(mine) == []
+    assigned = staff.act(four["manager"], "assign", {"assign_to": STAFF.upper()})
+    assert assigned.status_code == 303, body(assigned)
+    page = body(staff.get(assigned.headers["Location"]))
+    assert "The case has been assigned." in page
+    assert f"Assigned to {STAFF} (PHB advisors) by {STAFF} (PHB advisors)" in page
+    assert references_on(staff.get("/staff/?view=mine%3A")) == [four["manager"]]
+    # Only someone on the staff list can have a case.
+    refused = staff.act(four["fast"], "assign", {"assign_to": "someone@nhs.net"})
+    assert refused.status_code == 422 and "Choose someone on the staff list" in body(refused)
+    assert references_on(staff.get("/staff/?view=mine%3A")) == [four["manager"]]
+
+
 def test_overdue_lists_referrals_waiting_past_their_reminder_time(
         staff: Staff, four: dict[str, str]) -> None:
     waiting = store().get(four["manager"])

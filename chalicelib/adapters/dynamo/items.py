@@ -124,6 +124,13 @@ def person_partition(nhs_number: str) -> str:
     return f"PERSON#{sha256('nhs-number:' + nhs_number.replace(' ', ''))}"
 
 
+def assigned_partition(email: str) -> str:
+    """The referrer index's partition, overloaded, of the cases assigned to a PHB advisor:
+    an `ASSIGNED` item beside the referral (never the referral item, whose keys there are its
+    referrer's), so assigning adds no index to build."""
+    return f"ASSIGNED#{sha256('assigned:' + address_key(email))}"
+
+
 def referrer_partition(email: str) -> str:
     """The referrer index's partition for an address, however it is typed (hashed: the key
     has a bounded length and no address in it)."""
@@ -175,6 +182,7 @@ def referral_from_item(item: dict[str, Any]) -> StoredReferral:
         ledger=_json(item, "ledger", None),
         next_release_due=_optional(item, "next_release_due"),
         revision=int(item["revision"]["N"]) if "revision" in item else 0,
+        assigned_to=_optional(item, "assigned_to"),
     )
 
 

@@ -22,7 +22,9 @@ from chalicelib.adapters.dynamo.items import (
     TIER_INDEX,
     WAITING_INDEX,
     WORKLIST_COLUMNS,
+    assigned_partition,
     event_item,
+    index_entry,
     person_partition,
     reference_of,
     referral_from_item,
@@ -180,6 +182,34 @@ class ReferralQueries:
         referrals = [r for r in self._referrals(keys, consistent=True)
                      if referrer_partition(r.referrer_email) == partition]
         return ReferralPage(referrals, _encode_token(found.get("LastEvaluatedKey")))
+
+    def assign(self, seen: StoredReferral, to: str, actor: str) -> None:
+        at = now_iso()
+        # Not the referral's `updated_at`: an assignment does not change where it is, nor for
+        # how long it has waited. The `ASSIGNED` item files it under the advisor.
+        self.client.transact_write_items(TransactItems=[
+            {"Update": {"TableName": self.table, "Key": referral_key(seen.reference),
+                        "UpdateExpression": "SET assigned_to = :to",
+                        "ConditionExpression": "attribute_exists(pk)",
+                        "ExpressionAttributeValues": {":to": s(to)}}},
+            {"Put": {"TableName": self.table, "Item": {
+                "pk": s(f"REFERRAL#{seen.reference}"), "sk": s("ASSIGNED"), "to": s(to),
+                **index_entry(REFERRER_INDEX, assigned_partition(to), seen.created_at,
+                              seen.reference)}}},
+            {"Put": {"TableName": self.table,
+                     "Item": event_item(seen.reference, "assigned", actor, {"to": to}, at)}},
+        ])
+
+    def assigned_to(self, email: str, size: int) -> list[StoredReferral]:
+        partition = assigned_partition(email)
+        found = self.client.query(
+            TableName=self.table, IndexName=REFERRER_INDEX, KeyConditionExpression="#pk = :pk",
+            ExpressionAttributeNames={"#pk": f"{REFERRER_INDEX}pk"},
+            ExpressionAttributeValues={":pk": s(partition)}, ScanIndexForward=False, Limit=size)
+        keys = [{"pk": i["pk"], "sk": s("REFERRAL")} for i in found["Items"]]
+        # Read consistently, and only those still assigned to this advisor (the index lags).
+        return [r for r in self._referrals(keys, consistent=True)
+                if r.assigned_to and assigned_partition(r.assigned_to) == partition]
 
     def releases_due(self, by: str) -> list[str]:
         return [reference_of(i) for i in self._query_all(
