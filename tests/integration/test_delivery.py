@@ -50,7 +50,7 @@ def test_a_bouncing_managers_request_is_flagged_to_the_advisors_within_seconds(
 
     cookie = sign_in(client)
     case = body(get(client, f"/staff/referrals/{reference}", cookie))
-    top = case[:case.index("Where it is now")]
+    top = case[:case.index("What you can do now")]
     assert "An email did not arrive" in top and BOUNCING in top
     assert "Bounced: it did not reach the address (the address does not accept mail)" in case
     assert "Delivered" in case
