@@ -63,13 +63,17 @@ def _empty(ddb: Any, table: str) -> None:
 def _bare(ddb: Any, sfn: Any, table: str, machine: str, answers: str, total: int,
           email: str, reference: str, now: str, borough: str, nhs_number: str) -> None:
     """What intake has to do, and nothing else: the same transaction shape (the referral with
-    its index keys, and its first event), then the start."""
+    its index keys, its first event, and its entry for the reports' range), then the start."""
     from chalicelib.adapters.dynamo.items import (
         ALL_INDEX,
         BOROUGH_INDEX,
         PERSON_INDEX,
+        REFERRER_INDEX,
+        activity_item,
+        activity_partition,
         index_entry,
         person_partition,
+        referrer_partition,
     )
 
     pk = {"S": f"REFERRAL#{reference}"}
@@ -82,6 +86,7 @@ def _bare(ddb: Any, sfn: Any, table: str, machine: str, answers: str, total: int
                 **index_entry(ALL_INDEX, "REFERRALS", now, reference),
                 **index_entry(BOROUGH_INDEX, f"BOROUGH#{borough}", now, reference),
                 **index_entry(PERSON_INDEX, person_partition(nhs_number), now, reference),
+                **index_entry(REFERRER_INDEX, referrer_partition(email), now, reference),
                 "reference": {"S": reference}, "status": {"S": "submitted"},
                 "created_at": {"S": now}, "updated_at": {"S": now},
                 "answers": {"S": answers}, "total_pence": {"N": str(total)},
@@ -98,6 +103,8 @@ def _bare(ddb: Any, sfn: Any, table: str, machine: str, answers: str, total: int
             },
             "ConditionExpression": "attribute_not_exists(pk)",
         }},
+        {"Put": {"TableName": table,
+                 "Item": activity_item(reference, now, activity_partition(None))}},
     ])
     sfn.start_execution(stateMachineArn=machine, name=reference,
                         input=json.dumps({"referral_id": reference, "attempt": 1}))

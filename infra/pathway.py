@@ -232,12 +232,6 @@ def sign_off() -> State:
 def definition() -> dict[str, Any]:
     """The whole state machine, in the order a referral passes through it."""
     states: dict[str, State] = {
-        "Begin": {
-            "Type": "Choice",
-            "Comment": "A resumed execution (an advisor resumed the referral: its attempt is "
-                       "2 or more) starts where the referral is; the first at intake.",
-            "Choices": [{"Variable": "$.attempt", "NumericGreaterThan": 1, "Next": "Resume"}],
-            "Default": "RecordIntake"},
         "Resume": task(
             "resume", "RouteResume", "Reads where the referral is and who signs it off.",
             result="$.intake", selector={**INTAKE, "next.$": "$.Payload.next"}),
@@ -245,7 +239,7 @@ def definition() -> dict[str, Any]:
             "Comment": "Goes on at the step the referral's status waits on: what was done "
                        "before (sign-offs given, the agreement accepted) stays done.",
             **route("$.intake.next", {
-                "intake": "RecordIntake", "sign_off": "SendAcknowledgement",
+                "intake": "IntakeOnResume", "sign_off": "SendAcknowledgement",
                 "agreement": "RequestAgreement", "agreement_copy": "ResumeAccepted",
                 "review_schedule": "ScheduleReview", "closure_schedule": "ScheduleClosure",
                 "closed": "NotifyClosed", "rejected": "NotifyRejected",
@@ -258,8 +252,16 @@ def definition() -> dict[str, Any]:
         "RecordIntake": task(
             "record_intake", "SendAcknowledgement",
             "Computes who signs off (by amount, the smartphone and data pathway, and exclusion "
-            "flags) from the funding rules, and moves the referral to awaiting_sign_off.",
-            result="$.intake", selector=INTAKE),
+            "flags) from the funding rules, and moves the referral to awaiting_sign_off. A "
+            "resumed execution (an advisor resumed the referral: its attempt is 2 or more) is "
+            "told Resuming and starts where the referral is: a failure caught, not a Choice "
+            "every execution would pass through.",
+            payload={"attempt.$": "$.attempt"}, result="$.intake", selector=INTAKE,
+            catch=[{"ErrorEquals": ["Resuming"], "ResultPath": None, "Next": "Resume"}]),
+        "IntakeOnResume": task(
+            "record_intake", "SendAcknowledgement",
+            "A resumed referral that had not been through intake: intake, then on as a first "
+            "execution goes.", result="$.intake", selector=INTAKE),
         "SendAcknowledgement": notify(
             "acknowledgement", "SignOff", "Emails the referrer the reference and what happens "
             "next (no patient-identifiable data)."),
@@ -372,7 +374,7 @@ def definition() -> dict[str, Any]:
                    "People act through one-time links (chalicelib/actions/links.py), whose "
                    "handlers complete the waiting task. Built by infra/pathway.py: edit that, "
                    "not this file.",
-        "StartAt": "Begin",
+        "StartAt": "RecordIntake",
         "States": states,
     }
 

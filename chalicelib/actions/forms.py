@@ -159,7 +159,7 @@ def _closure(form: Checked, referral: Referral, step: str) -> None:
                       "Select whether goal {n} was achieved")
     form.done["goals"] = goals
     # The goals together, as a closure recorded it before it asked per goal.
-    form.done["achieved"] = overall_achieved([g["achieved"] for g in goals])
+    form.done["achieved"] = overall_achieved([str(g["achieved"]) for g in goals])
     form.done["reqol10_items"] = form.scores("reqol10")
     form.done["unspent_pence"] = form.pounds(
         "unspent", "Enter the unspent amount in pounds and pence, or 0", blank="0")
@@ -167,12 +167,13 @@ def _closure(form: Checked, referral: Referral, step: str) -> None:
 
 
 def _per_goal(form: Checked, referral: Referral, key: str, options: tuple[str, ...],
-              message: str) -> list[dict[str, str]]:
-    """One answer for each goal (`goals.<i>.<key>`), kept with the goal it answers so the
-    record reads on its own."""
-    return [{"goal": goal.goal, key: form.choice(f"goals.{i}.{key}", options,
-                                                 message.format(n=i + 1))}
-            for i, goal in enumerate(referral.goals)]
+              message: str) -> list[dict[str, str | int]]:
+    """One answer for each goal (`goals.<i>.<key>`), with the number of the goal it answers.
+    Not the goal's text: the referral's answers hold it, and every byte the referral's item
+    grows costs each later write of it (DynamoDB bills a write by the KB)."""
+    return [{"goal": i + 1, key: form.choice(f"goals.{i}.{key}", options,
+                                             message.format(n=i + 1))}
+            for i, _ in enumerate(referral.goals)]
 
 
 def _withdraw(form: Checked, referral: Referral, step: str) -> None:

@@ -12,6 +12,10 @@ class ExecutionTooOld(Exception):
     """The wait ahead would outlast the execution's maximum age (Step Functions' year)."""
 
 
+class Resuming(Exception):
+    """The first task of a resumed execution: it goes to where the referral is instead."""
+
+
 class StepFailed(Exception):
     """A task failed for a reason of its own, not AWS's (its message says which task)."""
 

@@ -23,6 +23,7 @@ from chalicelib.workflow import notices
 from chalicelib.workflow.failures import (
     AWSError,
     ExecutionTooOld,
+    Resuming,
     StepFailed,
     TransientError,
     UnknownTask,
@@ -53,6 +54,9 @@ def record_intake(svc: Services, event: Event) -> dict[str, Any]:
     awaiting_sign_off."""
     from chalicelib.intake.decision import approvers_for, decide
 
+    if int(event.get("attempt") or 1) > 1:
+        # Resumed: the state machine's Catch sends it to the Resume state.
+        raise Resuming(str(event.get("referral_id", "")))
     referrals = svc.store.referrals
     stored, referral = _load(svc, event)
     if stored.status != "submitted":
@@ -369,6 +373,8 @@ def run(svc: Services, event: Event) -> dict[str, Any]:
         raise UnknownTask(name)
     try:
         return task(svc, event)
+    except Resuming:
+        raise  # not a failure: how a resumed execution is routed (its Catch), so not logged
     except Exception as exc:
         named = classify(exc)
         # Already named for the state machine (an adapter raised TransientError itself).
