@@ -1,5 +1,5 @@
 """`make screens`: a full-page screenshot of each page of the clinician's journey, in
-docs/screens/ (01-start.png, 02-referrer.png, … 13-outbox.png, … 24-closure-done.png), then
+docs/screens/ (01-start.png, 02-referrer.png, … 13-outbox.png, … 25-closure-done.png), then
 of a PHB advisor's in the staff console (sign-in, worklist, case page, reports); each also at a
 phone's width (01-start-phone.png, …).
 
