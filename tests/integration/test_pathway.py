@@ -393,6 +393,9 @@ def test_the_referrer_can_withdraw_while_waiting_for_sign_off(api: Any, client: 
     reference = api(make_referral(total_pence=30000)).json_body["reference"]
     manager_link = link_path(wait_for_email(MANAGER, "sign off"), "sign-off")
     path = link_path(wait_for_email(REFERRER, "received"), "withdraw")
+    # While the manager's sign-off waits (its task token kept), as this test means: withdrawn
+    # in the moment before, the execution and the link can both send the email (at least once).
+    wait_for(lambda: store().task_token(reference, "manager"))
     assert post_form(client, path, {"reason": "Found a free class"}).status_code == 200
     wait_for_email(REFERRER, "withdrawn")
     assert wait_for_execution(reference)["status"] == "SUCCEEDED"
@@ -533,10 +536,12 @@ def test_withdrawal_at_any_step_ends_the_execution_and_tells_the_referrer(
     walk_to(client, reference, stage)
     if stage == "funds_released":
         wait_for(lambda: "review_due" in store().task_tokens(reference))
-    # Withdrawn while the step waits (its task token kept): the case this test is about.
-    # (Withdrawn in the moment before, the execution and the link can both send the email:
-    # sending is at least once.)
-    wait_for(lambda: store().task_tokens(reference))
+    # Withdrawn while the step waits (its own task token kept, not an earlier step's): the case
+    # this test is about. (Withdrawn in the moment before, the execution and the link can both
+    # send the email: sending is at least once.)
+    waiting = {"awaiting_information": "information", "approved": "agreement",
+               "agreement_accepted": "release", "funds_released": "review_due"}[stage]
+    wait_for(lambda: waiting in store().task_tokens(reference))
     response = post_form(client, withdraw_path, {"reason": "The person moved away"})
     assert response.status_code == 200, body(response)
     assert status(reference) == "withdrawn"
