@@ -32,9 +32,14 @@ def history(reference: str) -> list[str]:
 
 
 def submitted(api: Any, total: int = 30000) -> tuple[str, str]:
+    """A referral waiting for its first sign-off, and that step's link. Returned once the step
+    waits with its task token: the email goes out a moment before, while the execution is
+    still writing the referral's history."""
     reference = api(make_referral(total_pence=total)).json_body["reference"]
-    to = MANAGER if total >= 25000 else REFERRER
-    return reference, link_path(wait_for_email(to, "sign off"), "sign-off")
+    to, step = (MANAGER, "manager") if total >= 25000 else (REFERRER, "referrer")
+    path = link_path(wait_for_email(to, "sign off"), "sign-off")
+    wait_for(lambda: store().task_token(reference, step))
+    return reference, path
 
 
 def test_the_link_carries_a_random_id_not_the_task_token(api: Any) -> None:
@@ -111,9 +116,6 @@ def test_links_expire_after_the_configured_days(api: Any) -> None:
 ])
 def test_a_tampered_or_misused_link_is_refused(api: Any, client: Any, mangle: Any) -> None:
     reference, path = submitted(api)
-    # The email goes out a moment before the execution records it and waits with its token:
-    # until then the history is still being written by the workflow, not by the link.
-    wait_for(lambda: store().task_token(reference, "manager"))
     before = history(reference)
     bad = mangle(path)
     for response in (client.http.get(bad), post_form(client, bad, {"decision": "approved"})):
