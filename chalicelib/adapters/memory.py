@@ -28,6 +28,7 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.identifiers import new_reference, parse_reference, sha256
 from chalicelib.domain.identity import same_address
+from chalicelib.domain.person import name_key
 from chalicelib.domain.policy import DRAFT_SECONDS
 from chalicelib.domain.records import (
     Created,
@@ -204,7 +205,7 @@ class MemoryReferrals(MemoryEmails, MemoryAssignments):
         chosen = held[start:start + size]
         more = start + size < len(held)
         token = _token(view, chosen[-1].stored.reference) if more and chosen else None
-        rows = [_row(h.stored) for h in chosen]
+        rows = [WorklistRow.of(h.stored) for h in chosen]
         return WorklistPage(rows, token, scanned_count=len(rows))
 
     def active_between(self, since: str, until: str) -> list[StoredReferral]:
@@ -237,6 +238,16 @@ class MemoryReferrals(MemoryEmails, MemoryAssignments):
         more = start + size < len(mine)
         return ReferralPage(chosen, _token(view, chosen[-1].reference) if more and chosen
                             else None)
+
+    def for_last_name(self, last_name: str, size: int) -> list[StoredReferral]:
+        wanted = name_key(last_name)
+        theirs = [h.stored for h in self._held.values()
+                  if h.stored.answers and name_key(h.stored.last_name) == wanted]
+        return sorted(theirs, key=lambda r: (r.created_at, r.reference), reverse=True)[:size]
+
+    def named(self, rows: list[WorklistRow]) -> list[WorklistRow]:
+        return [dataclasses.replace(row, person_name=self._held[row.reference].stored.person_name
+                                    if row.reference in self._held else "") for row in rows]
 
     def in_statuses(self, statuses: tuple[str, ...]) -> list[WorklistRow]:
         return [_row(h.stored) for h in self._held.values() if h.stored.status in statuses]
@@ -292,9 +303,9 @@ _VIEWS: dict[str, Callable[[_Held, str, str], bool]] = {
 
 
 def _row(stored: StoredReferral) -> WorklistRow:
-    return WorklistRow(stored.reference, stored.status, stored.created_at, stored.updated_at,
-                       stored.total_pence, stored.tier, stored.step, stored.referrer_email,
-                       flagged=stored.flags != [], due_at=stored.due_at)
+    # The status index projects no name (the reconciler's open referrals need none): the
+    # DynamoDB store's rows from it have none either, until `named`.
+    return dataclasses.replace(WorklistRow.of(stored), person_name="")
 
 
 def _token(view: View, last: str) -> str:

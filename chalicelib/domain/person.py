@@ -50,14 +50,15 @@ class OtherPHB:
     items: tuple[PriorItem, ...] = ()
 
 
-def _name(text: str) -> str:
+def name_key(text: str) -> str:
+    """A name as compared and searched for: case, spacing and compatibility forms ignored."""
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
 def same_identity(other: OtherPHB, first_name: str, last_name: str, date_of_birth: str) -> bool:
     """The same person: the same name (ignoring case and spacing) and date of birth."""
-    return (_name(other.first_name), _name(other.last_name), other.date_of_birth) == (
-        _name(first_name), _name(last_name), date_of_birth)
+    return (name_key(other.first_name), name_key(other.last_name), other.date_of_birth) == (
+        name_key(first_name), name_key(last_name), date_of_birth)
 
 
 def _day(stamp: str) -> date:

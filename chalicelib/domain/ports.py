@@ -140,6 +140,17 @@ class Referrals(Protocol):
 
     def references_for_person(self, nhs_number: str) -> list[str]: ...
 
+    def for_last_name(self, last_name: str, size: int) -> list[StoredReferral]:
+        """The referrals of people with this last name (ignoring case and spacing), newest
+        first, at most `size`, as stored now. An index query, never a scan; referrals whose
+        personal data was removed are not found."""
+        ...
+
+    def named(self, rows: list[WorklistRow]) -> list[WorklistRow]:
+        """The rows with each person's name, read by key with the referrals (one batch for a
+        page); a name is never copied into an index."""
+        ...
+
     def assign(self, seen: StoredReferral, to: str, actor: str) -> None:
         """Assign the case to the PHB advisor `to` (one at a time: a new one replaces the
         last), recorded in its history as done by `actor`. Nothing else about it changes."""

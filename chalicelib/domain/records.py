@@ -4,6 +4,7 @@ DynamoDB items and back; nothing outside them sees a key."""
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,28 @@ class StoredReferral:
     def recorded(self) -> dict[str, Any]:
         return self.progress or {}
 
+    @property
+    def person_name(self) -> str:
+        """The person's first and last names as typed; "" once retention removed them."""
+        return person_name_in(self.answers)
+
+    @property
+    def last_name(self) -> str:
+        """The person's last name as typed; "" once retention removed it."""
+        return str(_person_in(self.answers).get("last_name") or "")
+
+
+def _person_in(answers: str) -> dict[str, Any]:
+    person = json.loads(answers).get("person") if answers else None
+    return person if isinstance(person, dict) else {}
+
+
+def person_name_in(answers: str) -> str:
+    """The person's name in a referral's answers (JSON); "" when there are none."""
+    person = _person_in(answers)
+    return " ".join(str(person[part]).strip() for part in ("first_name", "last_name")
+                    if person.get(part))
+
 
 @dataclass(frozen=True)
 class NewReferral:
@@ -53,6 +76,7 @@ class NewReferral:
     referrer_email: str
     borough: str
     nhs_number: str
+    last_name: str = ""  # filed in the person index, for finding someone by their last name
 
 
 @dataclass(frozen=True)
@@ -128,6 +152,18 @@ class WorklistRow:
     referrer_email: str
     flagged: bool
     due_at: str | None = None  # when waiting: the first reminder's due time
+    # Read with the page's referrals by key, never copied into an index: a name is personal
+    # data, kept on the referral alone, so retention removes it in one place.
+    person_name: str = ""
+
+    @classmethod
+    def of(cls, stored: StoredReferral) -> WorklistRow:
+        """A referral as the worklist lists it."""
+        return cls(reference=stored.reference, status=stored.status,
+                   created_at=stored.created_at, updated_at=stored.updated_at,
+                   total_pence=stored.total_pence, tier=stored.tier, step=stored.step,
+                   referrer_email=stored.referrer_email, flagged=bool(stored.flags),
+                   due_at=stored.due_at, person_name=stored.person_name)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ def submit(svc: Services, referral: Referral, idempotency_key: str | None) -> Cr
     created = referrals.create(
         NewReferral(answers=referral.model_dump_json(), total_pence=referral.total_pence,
                     referrer_email=referral.referrer.email, borough=referral.person.borough,
-                    nhs_number=referral.person.nhs_number),
+                    nhs_number=referral.person.nhs_number,
+                    last_name=referral.person.last_name),
         actor=referral.referrer.email, idempotency_key=idempotency_key)
     if created.status == "needs_attention" and created.replayed:
         # The same submission again, after its workflow could not start: start it now.

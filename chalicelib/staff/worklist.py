@@ -13,7 +13,7 @@ from chalicelib.domain import codes
 from chalicelib.domain.dates import now_iso, short_date
 from chalicelib.domain.errors import BadPageToken, FieldError
 from chalicelib.domain.policy import HELD_BACK_SHOWN_SECONDS, MAX_REFERENCE_TYPED, PAGE_SIZE
-from chalicelib.domain.records import StoredReferral, View, WorklistPage, WorklistRow
+from chalicelib.domain.records import View, WorklistPage, WorklistRow
 from chalicelib.staff.sessions import StaffSession, require_staff
 from chalicelib.web.requests import query_of
 from chalicelib.web.responses import form_context, page, redirect
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 # The statuses in which a referral may wait on a PHB advisor (a request waits on one only at
 # the advisor's step).
 ADVISOR_STATUSES = ("needs_attention", "agreement_accepted", "awaiting_sign_off")
+# The longest last name searched for (the form takes no longer).
+MAX_NAME_TYPED = 100
 # A search's results at most (one person's or one referrer's referrals, newest first).
 SEARCH_SIZE = 50
 HELD_BACK_KINDS = {"sign_in": "Staff sign-in links", "acknowledgement": "Referral acknowledgements",
@@ -54,12 +56,12 @@ def needs_action(svc: Services) -> WorklistPage:
     attention. A few index queries of small partitions (those statuses, today's releases due),
     never a scan; one page, as these are the day's work, not the archive."""
     referrals = svc.store.referrals
-    rows = [row for row in referrals.in_statuses(ADVISOR_STATUSES)
-            if row.status != "awaiting_sign_off" or row.step == "advisor"]
+    rows = referrals.named([row for row in referrals.in_statuses(ADVISOR_STATUSES)
+                            if row.status != "awaiting_sign_off" or row.step == "advisor"])
     listed = {row.reference for row in rows}
     for reference in referrals.releases_due(date.today().isoformat()):
         if reference not in listed:
-            rows.append(row_of(referrals.get(reference)))
+            rows.append(WorklistRow.of(referrals.get(reference)))
     return WorklistPage(sorted(rows, key=lambda row: row.created_at, reverse=True), None)
 
 
@@ -76,15 +78,6 @@ def where_it_is(row: WorklistRow) -> str:
     if step in codes.STEPS:
         return f"Waiting for {codes.STEPS[step]} since {short_date(row.updated_at)}"
     return codes.STATUSES.get(row.status, row.status)
-
-
-def row_of(stored: StoredReferral) -> WorklistRow:
-    """A referral as the worklist lists it."""
-    return WorklistRow(reference=stored.reference, status=stored.status,
-                       created_at=stored.created_at, updated_at=stored.updated_at,
-                       total_pence=stored.total_pence, tier=stored.tier, step=stored.step,
-                       referrer_email=stored.referrer_email, flagged=bool(stored.flags),
-                       due_at=stored.due_at)
 
 
 def _valid_view(view: str, value: str) -> bool:
@@ -116,29 +109,48 @@ def worklist(svc: Services, request: Any) -> Response:
 
 def _find(svc: Services, session: StaffSession, typed: str) -> Response:
     """Find by what an advisor has to hand: a reference (straight to its case), an NHS number
-    (that person's referrals) or a referrer's email (theirs). Each is one index query."""
-    from chalicelib.domain.identifiers import nhs_number_is_valid, normalise_nhs_number
-
-    found_rows: list[WorklistRow] | None = None
+    (that person's referrals), the person's last name (everyone's with it) or a referrer's
+    email (theirs). Each is one index query (a reference: one read by key)."""
     referrals = svc.store.referrals
-    digits = normalise_nhs_number(typed)
-    if typed and len(typed) <= 254 and "@" in typed:
-        found_rows = [row_of(stored) for stored in
-                      referrals.for_referrer(typed, SEARCH_SIZE).referrals]
-    elif nhs_number_is_valid(digits):
-        found_rows = [row_of(referrals.get(reference))
-                      for reference in referrals.references_for_person(digits)]
+    found_rows = _by_address_or_nhs_number(svc, typed) if typed and len(typed) <= 254 else None
+    if found_rows is None and typed and len(typed) <= MAX_REFERENCE_TYPED:
+        found = referrals.find(typed)
+        if found is not None:
+            return redirect(f"/staff/referrals/{found.reference}")
+    if found_rows is None and _could_be_a_name(typed):
+        found_rows = [WorklistRow.of(stored) for stored in
+                      referrals.for_last_name(typed, SEARCH_SIZE)]
     if found_rows:
         return _worklist_page(svc, session, View("found"), None, typed=typed,
                               found=sorted(found_rows, key=lambda row: row.created_at,
                                            reverse=True))
-    found = referrals.find(typed) if typed and len(typed) <= MAX_REFERENCE_TYPED else None
-    if found is not None:
-        return redirect(f"/staff/referrals/{found.reference}")
-    message = ("Enter a reference, an NHS number or a referrer's email address" if not typed
-               else "No referral was found for that. Check it and try again")
+    message = ("Enter a reference, an NHS number, the person's last name or a referrer's email "
+               "address" if not typed else "No referral was found for that. Check it and try "
+                                              "again")
     return _worklist_page(svc, session, View("all"), None, status=404 if typed else 422,
                           errors=[FieldError("reference", message)], typed=typed)
+
+
+def _by_address_or_nhs_number(svc: Services, typed: str) -> list[WorklistRow] | None:
+    """The referrals a referrer's address or an NHS number finds; None when what was typed
+    is neither."""
+    from chalicelib.domain.identifiers import nhs_number_is_valid, normalise_nhs_number
+
+    referrals = svc.store.referrals
+    if "@" in typed:
+        return [WorklistRow.of(stored) for stored in
+                referrals.for_referrer(typed, SEARCH_SIZE).referrals]
+    digits = normalise_nhs_number(typed)
+    if nhs_number_is_valid(digits):
+        return [WorklistRow.of(referrals.get(reference))
+                for reference in referrals.references_for_person(digits)]
+    return None
+
+
+def _could_be_a_name(typed: str) -> bool:
+    """Letters and no digits, no longer than the form takes a name."""
+    return 0 < len(typed) <= MAX_NAME_TYPED and any(c.isalpha() for c in typed) and not any(
+        c.isdigit() for c in typed)
 
 
 def _worklist_page(svc: Services, session: StaffSession, view: View, after: str | None,
@@ -150,8 +162,9 @@ def _worklist_page(svc: Services, session: StaffSession, view: View, after: str 
         elif view.kind == "action":
             listed = needs_action(svc)
         elif view.kind == "mine":
-            listed = WorklistPage([row_of(stored) for stored in svc.store.referrals.assigned_to(
-                session.email, SEARCH_SIZE)], None)
+            listed = WorklistPage([WorklistRow.of(stored) for stored in
+                                   svc.store.referrals.assigned_to(session.email, SEARCH_SIZE)],
+                                  None)
         else:
             listed = svc.store.referrals.page(view, PAGE_SIZE, after)
     except BadPageToken:

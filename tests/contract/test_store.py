@@ -4,6 +4,7 @@ so a use case proven on the fake holds on DynamoDB."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -25,9 +26,15 @@ TABLE = "phb-contract"
 
 
 def new(answers: str = '{"a": 1}', borough: str = "newham", nhs: str = "9434765919",
-        total: int = 12000, referrer: str = "sam@nhs.net") -> NewReferral:
+        total: int = 12000, referrer: str = "sam@nhs.net", last_name: str = "") -> NewReferral:
     return NewReferral(answers=answers, total_pence=total, referrer_email=referrer,
-                       borough=borough, nhs_number=nhs)
+                       borough=borough, nhs_number=nhs, last_name=last_name)
+
+
+def named(first: str, last: str) -> dict[str, str]:
+    """What `new` takes for a referral of the person called `first last`."""
+    return {"answers": json.dumps({"person": {"first_name": first, "last_name": last}}),
+            "last_name": last}
 
 
 @pytest.fixture(params=["memory", "dynamodb"])
@@ -432,6 +439,36 @@ class TestDataProtection:
         assert ended not in referrals.inactive_before(future)
         # Done once: a second removal from what was seen before changes nothing.
         assert not referrals.remove_personal_data(seen, {}, "retention job", "removed")
+
+
+class TestNames:
+    def test_a_last_name_finds_its_peoples_referrals_whatever_the_case_until_retention(
+            self, store: Store) -> None:
+        referrals = store.referrals
+        okafors = created(store, 2, **named("Ada", "Okafor"))
+        created(store, 1, **named("Ada", "Okaforo"))
+        created(store, 1, **named("Okafor", "Bell"))
+        found = referrals.for_last_name("  OKAFOR ", 50)
+        assert [r.reference for r in found] == okafors[::-1]
+        assert [r.reference for r in referrals.for_last_name("okafor", 1)] == okafors[-1:]
+        assert referrals.for_last_name("Okaf", 50) == []
+        assert referrals.remove_personal_data(referrals.get(okafors[0]), {}, "retention job",
+                                              "removed")
+        assert [r.reference for r in referrals.for_last_name("Okafor", 50)] == okafors[1:]
+
+    def test_each_row_names_the_person_until_retention_removes_it(self, store: Store) -> None:
+        referrals = store.referrals
+        first, second = created(store, 2, **named("Ada", "Okafor"))
+        referrals.change(second, "awaiting_sign_off", ("submitted",), "system", "intake")
+        for view in (View("all"), View("status", "submitted"), View("borough", "newham")):
+            assert [r.person_name for r in referrals.page(view, 25).rows if
+                    r.reference == first] == ["Ada Okafor"], view
+        rows = referrals.in_statuses(("submitted", "awaiting_sign_off"))
+        assert sorted(r.person_name for r in referrals.named(rows)) == ["Ada Okafor"] * 2
+        assert referrals.remove_personal_data(referrals.get(first), {}, "retention job",
+                                              "removed")
+        assert [(r.reference, r.person_name) for r in referrals.named(rows)
+                if r.reference == first] == [(first, "")]
 
 
 class TestLinksSessionsDrafts:

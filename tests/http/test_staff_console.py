@@ -67,7 +67,8 @@ def four(api: Any) -> dict[str, str]:
     """Four people's referrals waiting for sign-off, submitted in this order."""
     return {
         "fast": submit(api, total_pence=12000, person=another_person(0)),
-        "manager": submit(api, total_pence=30000, person=another_person(1, borough="newham")),
+        "manager": submit(api, total_pence=30000, person=another_person(
+            1, borough="newham", last_name="Okonkwo-Bell")),
         "flagged": submit(api, items=[AIR_FRYER],
                           person=another_person(2, borough="tower_hamlets")),
         "panel": submit(api, total_pence=60000, person=another_person(3)),
@@ -131,6 +132,10 @@ def test_each_row_says_where_it_is_in_words_and_who_signs_off(
         rows[four["manager"]]
     assert "Approving manager (£250 to £500)" in rows[four["manager"]]
     assert "sam.okafor@nhs.net" in rows[four["manager"]] and "£300.00" in rows[four["manager"]]
+    # Each row names the person, whichever view lists it.
+    assert ">Person1 Okonkwo-Bell</a>" in rows[four["manager"]]
+    status = body(staff.get("/staff/?view=status%3Aawaiting_sign_off"))
+    assert all(f">Person{n} " in status for n in range(4))
     assert "Signed off by" not in html and ">Who signs off<" in html
     # An advisor's first page is what waits on them: none of these four does yet.
     first = staff.get("/staff/")
@@ -206,7 +211,7 @@ def test_find_by_reference_forgives_case_and_spacing(staff: Staff, api: Any) -> 
     assert staff.get("/staff/?reference=").status_code == 422
 
 
-def test_find_by_nhs_number_or_referrers_email_lists_theirs_by_index_not_scan(
+def test_find_by_nhs_number_last_name_or_referrers_email_lists_theirs_by_index_not_scan(
         staff: Staff, four: dict[str, str], scans: list[str]) -> None:
     person = another_person(1)["nhs_number"]  # the manager-tier referral's person
     by_person = staff.get(f"/staff/?{urlencode({'reference': person[:3] + ' ' + person[3:]})}")
@@ -216,6 +221,13 @@ def test_find_by_nhs_number_or_referrers_email_lists_theirs_by_index_not_scan(
     assert set(references_on(by_referrer)) == set(four.values())
     nobody = staff.get(f"/staff/?{urlencode({'reference': 'nobody@nhs.net'})}")
     assert nobody.status_code == 404 and "No referral was found for that" in body(nobody)
+    by_last_name = staff.get(f"/staff/?{urlencode({'reference': ' okonkwo-BELL'})}")
+    assert references_on(by_last_name) == [four["manager"]]
+    assert ">Person1 Okonkwo-Bell</a>" in body(by_last_name)
+    morgans = staff.get(f"/staff/?{urlencode({'reference': 'Morgan'})}")
+    assert set(references_on(morgans)) == set(four.values()) - {four["manager"]}
+    nobody_called = staff.get(f"/staff/?{urlencode({'reference': 'Okonkwo'})}")
+    assert nobody_called.status_code == 404
     assert scans == []
 
 

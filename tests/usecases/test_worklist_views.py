@@ -26,6 +26,8 @@ def test_needs_my_action_lists_what_waits_on_an_advisor_and_nothing_else(
     rows = needs_action(memory).rows
     assert [row.reference for row in rows] == [stuck, to_release, flagged]
     assert waiting_on_referrer not in [row.reference for row in rows]
+    assert [row.person_name for row in rows] == ["Person3 Morgan", "Person2 Morgan",
+                                                 "Person1 Morgan"]
     words = {row.reference: where_it_is(row) for row in rows}
     assert words[flagged].startswith("Waiting for a PHB advisor's decision since ")
     assert words[to_release].startswith(

@@ -8,6 +8,7 @@ One table holds, per referral (partition `REFERRAL#<reference>`):
   sk `TOKEN#<step>`        the Step Functions task token of the step waiting now
   sk `REMINDERS#<step>`    how many reminders a step has had
   sk `ACTIVITY`            whether the referral is active or when it ended, for the reports
+  sk `SURNAME`             the person's last name's key, for finding them by it
 and beside them `LINK#<hash of id>` (a one-time link: an action on a step, or a staff or
 referrer sign-in), `SESSION#<hash>` (a staff or referrer session), `IDEMPOTENCY#<hash>` (a
 submission key -> its referral) and `DRAFT#<id>` (a form in progress), each with a TTL
@@ -22,7 +23,8 @@ from typing import Any
 
 from chalicelib.domain.identifiers import sha256
 from chalicelib.domain.identity import address_key
-from chalicelib.domain.records import Event, Link, StoredReferral, WorklistRow
+from chalicelib.domain.person import name_key
+from chalicelib.domain.records import Event, Link, StoredReferral, WorklistRow, person_name_in
 
 # The worklist's views, one index each, all sorted `<created_at>#<reference>` newest first.
 STATUS_INDEX = "gsi1"  # gsi1pk = STATUS#<status>; carries the worklist's columns
@@ -35,7 +37,10 @@ FLAGGED_INDEX = "gsi5"  # gsi5pk = FLAGGED, only on referrals with flags (a spar
 # removes it; the state machine sets it again when the next step starts waiting.
 WAITING_INDEX = "gsi6"
 # One person's referrals, for a subject-access export: gsi7pk = PERSON#<SHA-256 of the NHS
-# number>; removed with the rest of the personal data by retention.
+# number>; removed with the rest of the personal data by retention. Overloaded for finding
+# people by last name: each referral's `SURNAME` item (beside it in its partition, written once
+# at submission, as a name never changes after it) has gsi7pk = SURNAME#<SHA-256 of the name
+# without case>, deleted by retention.
 PERSON_INDEX = "gsi7"
 # Monthly releases to come (sparse): gsi8pk = RELEASE_DUE, gsi8sk = <date due>#<reference>,
 # while a referral has one; the daily reminder asks for what is due by today.
@@ -124,6 +129,17 @@ def person_partition(nhs_number: str) -> str:
     return f"PERSON#{sha256('nhs-number:' + nhs_number.replace(' ', ''))}"
 
 
+def surname_partition(last_name: str) -> str:
+    """The person index's partition of everyone with this last name, however it is typed
+    (hashed, like the NHS number's: no name in a key, and a bounded length)."""
+    return f"SURNAME#{sha256('surname:' + name_key(last_name))[:32]}"
+
+
+def surname_item(reference: str, created_at: str, last_name: str) -> dict[str, Any]:
+    return {**partition_key(reference, "SURNAME"),
+            **index_entry(PERSON_INDEX, surname_partition(last_name), created_at, reference)}
+
+
 def assigned_partition(email: str) -> str:
     """The referrer index's partition, overloaded, of the cases assigned to a PHB advisor:
     an `ASSIGNED` item beside the referral (never the referral item, whose keys there are its
@@ -199,6 +215,7 @@ def row_from_item(item: dict[str, Any]) -> WorklistRow:
         referrer_email=_optional(item, "referrer_email") or "",
         flagged=_json(item, "flags", []) != [],
         due_at=_optional(item, "due_at"),
+        person_name=person_name_in(_optional(item, "answers") or ""),
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 import secrets
 from typing import Any
@@ -33,16 +34,19 @@ from chalicelib.adapters.dynamo.items import (
     row_from_item,
     s,
     status_partition,
+    surname_partition,
 )
 from chalicelib.domain.codes import STATUSES
 from chalicelib.domain.dates import now_iso
 from chalicelib.domain.errors import BadPageToken
+from chalicelib.domain.person import name_key
 from chalicelib.domain.records import (
     ReferralPage,
     StoredReferral,
     View,
     WorklistPage,
     WorklistRow,
+    person_name_in,
 )
 
 # view kind -> (index, partition of a value)
@@ -78,13 +82,8 @@ class ReferralQueries:
             kwargs["FilterExpression"] = "due_at < :now"
             kwargs["ExpressionAttributeValues"][":now"] = s(now or now_iso())
         start = _decode_token(after, index) if after else None
-        if index == STATUS_INDEX:
-            # The status index carries the worklist's columns: a page is one query.
-            page = self.client.query(**kwargs, Limit=size,
-                                     **({"ExclusiveStartKey": start} if start else {}))
-            return WorklistPage([row_from_item(i) for i in page["Items"]],
-                                _encode_token(page.get("LastEvaluatedKey")),
-                                scanned_count=int(page.get("ScannedCount", len(page["Items"]))))
+        # Every view then reads its page's referrals by key, the status view too (its index
+        # carries the other columns, not the person's name, which no index copies).
         keys, scanned, last = self._keys(kwargs, size, start)
         return WorklistPage(self._rows(keys), _encode_token(last), scanned_count=scanned,
                             keys_fetched=len(keys))
@@ -109,7 +108,7 @@ class ReferralQueries:
 
     def _rows(self, keys: list[dict[str, Any]]) -> list[WorklistRow]:
         """The worklist columns of these referrals, in the order of `keys` (BatchGetItem)."""
-        columns = (*WORKLIST_COLUMNS, "due_at")
+        columns = (*WORKLIST_COLUMNS, "due_at", "answers")
         found: dict[str, WorklistRow] = {}
         request: dict[str, Any] = {self.table: {
             "Keys": keys, "ConsistentRead": True,
@@ -160,6 +159,35 @@ class ReferralQueries:
                     found[stored.reference] = stored
                 request = response.get("UnprocessedKeys") or {}
         return [found[reference_of(k)] for k in keys if reference_of(k) in found]
+
+    def named(self, rows: list[WorklistRow]) -> list[WorklistRow]:
+        names: dict[str, str] = {}
+        keys = [referral_key(row.reference) for row in rows]
+        for offset in range(0, len(keys), 100):
+            request: dict[str, Any] = {self.table: {
+                "Keys": keys[offset:offset + 100], "ProjectionExpression": "#r, #a",
+                "ExpressionAttributeNames": {"#r": "reference", "#a": "answers"}}}
+            while request:
+                response = self.client.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self.table, []):
+                    names[item["reference"]["S"]] = person_name_in(
+                        item["answers"]["S"] if "answers" in item else "")
+                request = response.get("UnprocessedKeys") or {}
+        return [dataclasses.replace(row, person_name=names.get(row.reference, ""))
+                for row in rows]
+
+    def for_last_name(self, last_name: str, size: int) -> list[StoredReferral]:
+        wanted = name_key(last_name)
+        found = self.client.query(
+            TableName=self.table, IndexName=PERSON_INDEX, KeyConditionExpression="#pk = :pk",
+            ExpressionAttributeNames={"#pk": f"{PERSON_INDEX}pk"},
+            ExpressionAttributeValues={":pk": s(surname_partition(last_name))},
+            ScanIndexForward=False, Limit=size)
+        keys = [{"pk": i["pk"], "sk": s("REFERRAL")} for i in found["Items"]]
+        # The name itself is checked on the referral (the key is a hash), and one whose
+        # personal data retention removed meanwhile is not found.
+        return [r for r in self._referrals(keys, consistent=True)
+                if r.answers and name_key(r.last_name) == wanted]
 
     def for_referrer(self, email: str, size: int, after: str | None = None) -> ReferralPage:
         partition = referrer_partition(email)
@@ -295,7 +323,7 @@ class ReferralQueries:
                     **item, "sk": s(f"{head}:{removed}-{secrets.token_hex(4)}"),
                     "to": s(removed)})
                 self.client.delete_item(TableName=self.table, Key=key)
-            elif kind in ("TOKEN", "REMINDERS"):
+            elif kind in ("TOKEN", "REMINDERS", "SURNAME"):
                 self.client.delete_item(TableName=self.table, Key=key)
 
     # --- helpers ---------------------------------------------------------------------------------

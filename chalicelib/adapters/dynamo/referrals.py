@@ -37,6 +37,7 @@ from chalicelib.adapters.dynamo.items import (
     s,
     sort_key,
     status_partition,
+    surname_item,
     value,
 )
 from chalicelib.domain.dates import now_iso
@@ -80,6 +81,10 @@ class DynamoReferrals(EmailRecords):
                 {"Put": {"TableName": self.table,
                          "Item": activity_item(reference, created_at, activity_partition(None))}},
             ]
+            if new.last_name:
+                items.append({"Put": {"TableName": self.table,
+                                      "Item": surname_item(reference, created_at,
+                                                           new.last_name)}})
             if key_hash:
                 items.append({"Put": {
                     "TableName": self.table,
