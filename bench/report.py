@@ -24,7 +24,7 @@ from bench.intake import Intake
 from bench.journeys import Journey
 from bench.reports import ReportsScale
 from bench.reports import section as reports_section
-from bench.scale import PAGE, Scale
+from bench.scale import PAGE, SEARCH_SIZE, Scale
 from bench.size import Size
 
 DOC = ROOT / "docs" / "PERFORMANCE.md"
@@ -154,9 +154,21 @@ def _scale_rows(r: Results) -> list[Row]:
             f"({large.scanned_count} index entries + {large.keys_fetched} items by key)",
             "equal at both sizes", met(small.items_read == large.items_read)),
         Row("worklist first page: items read against the page size",
-            f"{large.items_read} for a page of {PAGE}", f"≤ page size + 5 = {PAGE + 5}",
-            met(large.items_read <= PAGE + 5)),
+            f"{large.items_read} for a page of {PAGE}",
+            f"≤ 2 × page size + 5 = {2 * PAGE + 5}", met(large.items_read <= 2 * PAGE + 5)),
     ]
+    if r.scale.searches:
+        labels = list(dict.fromkeys(s.label for s in r.scale.searches))
+        pairs = [tuple(s for s in r.scale.searches if s.label == label) for label in labels]
+        bounded = all(a.items_read == b.items_read or (
+            "common" in a.label and b.items_read <= 2 * SEARCH_SIZE) for a, b in pairs)
+        calls = sorted({op for s in r.scale.searches for op in s.operations})
+        out.append(Row(
+            "finding a referral: DynamoDB items read",
+            "; ".join(f"{a.label} {a.items_read} / {b.items_read}" for a, b in pairs)
+            + f" (at 1,000 / 50,000 stored); calls: {', '.join(calls)}",
+            f"equal at both sizes (a common name: ≤ 2 × {SEARCH_SIZE}); no Scan",
+            met(bounded and "Scan" not in calls and "scan" not in calls)))
     if r.scale.views:
         views = sorted({v.status for v in r.scale.views}, key=[
             v.status for v in r.scale.views].index)
@@ -457,8 +469,11 @@ def _scale_section(r: Results) -> list[str]:
         "",
         f"`referrals.page(View(\"status\", status), {PAGE})` (the DynamoDB adapter, "
         "`chalicelib/adapters/dynamo/queries.py`) queries index `gsi1` "
-        "(`gsi1pk = STATUS#<status>`, `gsi1sk = <created_at>#<reference>`, projecting "
-        "the worklist's columns) newest first with `Limit`: one query, no fetch by key. "
+        "(`gsi1pk = STATUS#<status>`, `gsi1sk = <created_at>#<reference>`) newest first "
+        "with `Limit`, then fetches the page's referrals by key (one `BatchGetItem`): each "
+        "row names the person, and a name is personal data no index copies (retention "
+        "removes it from the referral alone). So a page reads its index entries and its "
+        "items, twice the page size, the same at any table size. "
         "Referral-shaped items with a realistic `answers` attribute "
         f"({kb(s.item_bytes)} each) and a mix of statuses were loaded with "
         f"`BatchWriteItem` under moto ({s.load_s:.0f} s for 50,000). moto answers an index "
@@ -505,6 +520,29 @@ def _scale_section(r: Results) -> list[str]:
                        f"{page.returned} | {page.scanned_count} | {page.keys_fetched} | "
                        f"{page.items_read} | {page.rru:g} | {page.newest_first} | "
                        f"{page.next_key} |")
+        out.append("")
+    if s.searches:
+        out += [
+            "Finding a referral (the worklist's search, `chalicelib/staff/worklist.py`): by "
+            "the person's NHS number, one query of the person index (`gsi7`, "
+            "`PERSON#<hash of the number>`) and each referral by key; by last name, one query "
+            "of the same index's `SURNAME#<hash of the name>` partition (each referral's "
+            "`SURNAME` item, written at submission), then the referrals by key, checked "
+            "against the name they hold; by the referrer's address, one query of the "
+            "referrer index (`gsi9`) and the referrals by key. The load gives every referral "
+            "an NHS number of its own, one of 40 referrers and a last name of its own but for "
+            "one in 50, a Morgan; the people searched for are among the first 1,000 loaded. "
+            f"A search lists at most {SEARCH_SIZE}, newest first, so even a common name reads "
+            "a bounded amount.",
+            "",
+            "| stored | search | found | index entries read | items by key | items read "
+            "| calls |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for found in s.searches:
+            out.append(f"| {found.stored:,} | {found.label} | {found.found} | "
+                       f"{found.index_entries} | {found.items_fetched} | {found.items_read} | "
+                       f"{', '.join(found.operations)} |")
         out.append("")
     return out
 
@@ -680,12 +718,12 @@ def findings(r: Results) -> list[str]:
                 f"(${top[1]:.2f})."]
     if r.scale:
         large = r.scale.first(50_000)
-        if large.items_read > PAGE + 5:
+        if large.items_read > 2 * PAGE + 5:
             missed = True
             out += [
-                f"- **Worklist items read** ({large.items_read} for a page of {PAGE}, the same "
-                "at 1,000 and 50,000 referrals, so it does not grow with the table). It is "
-                "more than the page: check the index still projects the worklist's columns.",
+                f"- **Worklist items read** ({large.items_read} for a page of {PAGE}). It is "
+                "more than the page's index entries and its referrals: check the page still "
+                "stops at its size and fetches each referral once.",
             ]
     if not missed:
         out.append("None.")

@@ -1,7 +1,8 @@
 """Scale: what the staff worklist's first page (25 referrals in a status, newest first) reads,
-with 1,000 and with 50,000 referrals stored; and the same for its other views (all, a borough,
-a tier, flagged, overdue), which query their own KEYS_ONLY indexes and then fetch the page's
-referrals by key.
+with 1,000 and with 50,000 referrals stored; the same for its other views (all, a borough,
+a tier, flagged, overdue), each a query of its own index and then the page's referrals by key;
+and what finding a referral reads: by the person's NHS number, their last name and the
+referrer's email address.
 
 moto answers an index query by walking every item, so its timings say nothing about DynamoDB:
 this counts the items DynamoDB would read (the query's ScannedCount plus the referral items then
@@ -41,6 +42,17 @@ WAITING_WINDOW = REMINDER_AFTER * 3
 SPACING = timedelta(minutes=17)
 VIEWS = (("all", ""), ("borough", "newham"), ("tier", "manager"), ("flagged", ""),
          ("overdue", ""))
+# The people searched for, all among the first 1,000 loaded (so in both tables): one person
+# with two referrals, a rare last name on three people's, one referrer's ten. Everyone else has
+# an NHS number of their own and one of a few referrers; one in 50 is a Morgan (the example
+# referral's name), a common name whose search stops at the search size.
+SEARCHED_NHS = "9434765919"
+SEARCHED_NHS_AT = (100, 600)
+RARE_NAME = "Okonkwo-Bell"
+RARE_NAME_AT = (200, 400, 800)
+COMMON_NAME = "Morgan"
+SEARCHED_REFERRER = "priya.shah@nhs.net"
+SEARCH_SIZE = 50
 
 
 @dataclass
@@ -61,6 +73,79 @@ class PageRead:
 
 
 @dataclass
+class SearchRead:
+    """What one search read: index entries (ScannedCount) and items by key, and the calls."""
+
+    stored: int
+    label: str
+    found: int
+    index_entries: int
+    items_fetched: int
+    operations: list[str]
+
+    @property
+    def items_read(self) -> int:
+        return self.index_entries + self.items_fetched
+
+
+class _Counting:
+    """A DynamoDB client that counts what its queries and reads by key return."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.index_entries = 0
+        self.items_fetched = 0
+        self.operations: list[str] = []
+
+    def query(self, **kwargs: Any) -> Any:
+        page = self._client.query(**kwargs)
+        self.operations.append("Query")
+        self.index_entries += int(page.get("ScannedCount", len(page["Items"])))
+        return page
+
+    def batch_get_item(self, **kwargs: Any) -> Any:
+        found = self._client.batch_get_item(**kwargs)
+        self.operations.append("BatchGetItem")
+        self.items_fetched += sum(len(items) for items in found["Responses"].values())
+        return found
+
+    def get_item(self, **kwargs: Any) -> Any:
+        found = self._client.get_item(**kwargs)
+        self.operations.append("GetItem")
+        self.items_fetched += "Item" in found
+        return found
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in ("exceptions", "meta"):
+            self.operations.append(name)  # any other call (a scan would show here)
+        return getattr(self._client, name)
+
+
+def _searches(client: Any, stored: int) -> list[SearchRead]:
+    """Each way an advisor finds a referral, as the worklist's search calls the store."""
+    from chalicelib.adapters.dynamo import DynamoStore
+
+    def by_nhs_number(referrals: Any) -> int:
+        return len([referrals.get(r) for r in referrals.references_for_person(SEARCHED_NHS)])
+
+    searches: list[tuple[str, Callable[[Any], int]]] = [
+        ("NHS number (2 referrals)", by_nhs_number),
+        ("last name, rare (3)", lambda r: len(r.for_last_name(RARE_NAME, SEARCH_SIZE))),
+        ("referrer's email (10)",
+         lambda r: len(r.for_referrer(SEARCHED_REFERRER, SEARCH_SIZE).referrals)),
+        (f"last name, common (1 in 50; at most {SEARCH_SIZE} listed)",
+         lambda r: len(r.for_last_name(COMMON_NAME, SEARCH_SIZE))),
+    ]
+    out = []
+    for label, search in searches:
+        counting = _Counting(client)
+        found = search(DynamoStore(counting, TABLE).referrals)
+        out.append(SearchRead(stored, label, found, counting.index_entries,
+                              counting.items_fetched, sorted(set(counting.operations))))
+    return out
+
+
+@dataclass
 class Scale:
     pages: list[PageRead] = field(default_factory=list)
     second_pages: list[PageRead] = field(default_factory=list)
@@ -68,6 +153,7 @@ class Scale:
     item_bytes: int = 0
 
     views: list[PageRead] = field(default_factory=list)
+    searches: list[SearchRead] = field(default_factory=list)
 
     def first(self, stored: int) -> PageRead:
         return next(p for p in self.pages if p.stored == stored)
@@ -97,13 +183,18 @@ def _load(client: Any, start: int, count: int, answers: str, epoch: datetime) ->
         ALL_INDEX,
         BOROUGH_INDEX,
         FLAGGED_INDEX,
+        PERSON_INDEX,
+        REFERRER_INDEX,
         TIER_INDEX,
         WAITING_INDEX,
         index_entry,
+        person_partition,
         referral_key,
+        referrer_partition,
         s,
         sort_key,
         status_partition,
+        surname_item,
     )
 
     per_status: dict[str, int] = {}
@@ -114,17 +205,21 @@ def _load(client: Any, start: int, count: int, answers: str, epoch: datetime) ->
         index = start + offset
         reference = _reference(index)
         created = _created(epoch, index)
+        nhs, last_name, referrer = _who(index)
         item = {
             **referral_key(reference),
             "gsi1pk": s(status_partition(status)), "gsi1sk": s(sort_key(created, reference)),
             **index_entry(ALL_INDEX, "REFERRALS", created, reference),
             **index_entry(BOROUGH_INDEX, f"BOROUGH#{BOROUGHS[index % 3]}", created, reference),
             **index_entry(TIER_INDEX, f"TIER#{TIERS[index % len(TIERS)]}", created, reference),
+            **index_entry(PERSON_INDEX, person_partition(nhs), created, reference),
+            **index_entry(REFERRER_INDEX, referrer_partition(referrer), created, reference),
             "reference": {"S": reference}, "status": {"S": status},
             "created_at": {"S": created}, "updated_at": {"S": created},
-            "answers": {"S": answers}, "total_pence": {"N": "12000"},
-            "referrer_email": {"S": "sam.okafor@nhs.net"}, "tier": {"S": TIERS[index % 10]},
+            "answers": {"S": _named(answers, last_name)}, "total_pence": {"N": "12000"},
+            "referrer_email": {"S": referrer}, "tier": {"S": TIERS[index % 10]},
         }
+        batch.append({"PutRequest": {"Item": surname_item(reference, created, last_name)}})
         if index % 10 == 3:
             item.update(index_entry(FLAGGED_INDEX, "FLAGGED", created, reference))
         when = epoch + SPACING * index
@@ -134,12 +229,29 @@ def _load(client: Any, start: int, count: int, answers: str, epoch: datetime) ->
             item["waiting_step"] = {"S": "sign_off"}
         batch.append({"PutRequest": {"Item": item}})
         per_status[status] = per_status.get(status, 0) + 1
-        if len(batch) == 25:
+        if len(batch) >= 24:  # two items each: the referral and its SURNAME item
             _write(client, batch)
             batch = []
     if batch:
         _write(client, batch)
     return per_status
+
+
+def _who(index: int) -> tuple[str, str, str]:
+    """The person's NHS number and last name and the referrer of the `index`th referral."""
+    nhs = SEARCHED_NHS if index in SEARCHED_NHS_AT else f"8{index:09d}"
+    last_name = RARE_NAME if index in RARE_NAME_AT else (
+        COMMON_NAME if index % 50 == 7 else f"Name{index}")
+    referrer = SEARCHED_REFERRER if index < 1_000 and index % 100 == 11 else \
+        f"clinician{index % 40}@nhs.net"
+    return nhs, last_name, referrer
+
+
+def _named(answers: str, last_name: str) -> str:
+    """The example referral's answers for a person of this last name."""
+    referral = json.loads(answers)
+    referral["person"]["last_name"] = last_name
+    return json.dumps(referral)
 
 
 def _reference(index: int) -> str:
@@ -279,6 +391,7 @@ def measure() -> Scale:
             for view, value in VIEWS:
                 result.views.append(_read_view(client, size, view, value,
                                                _in_view(client, size, view, now), now))
+            result.searches += _searches(client, size)
         sample = client.get_item(TableName=TABLE, Key={"pk": {"S": "REFERRAL#PHB-0000-0000"},
                                                        "sk": {"S": "REFERRAL"}})["Item"]
         result.item_bytes = item_size(sample)

@@ -10,6 +10,7 @@ from markupsafe import Markup, escape
 from chalicelib.domain.dates import date_time, long_date, short_date
 from chalicelib.domain.identifiers import format_nhs_number
 from chalicelib.domain.money import format_pence, format_whole_pounds
+from chalicelib.web.forms import date_parts_in_error
 
 _URL = re.compile(r"https?://[^\s<>\"']+")
 
@@ -34,4 +35,5 @@ FILTERS: dict[str, Any] = {
     "nhs_number": format_nhs_number,
     "compact": compact,
     "linkify": linkify,
+    "date_parts_in_error": date_parts_in_error,
 }

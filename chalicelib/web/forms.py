@@ -140,6 +140,21 @@ def date_input(values: dict[str, str], name: str, what: str) -> tuple[str | None
         return None, f"{what} must be a real date"
 
 
+def date_parts_in_error(message: str | None) -> tuple[str, ...]:
+    """Which of a date's boxes an error is about, so only those are highlighted and the error
+    summary links to the first (GOV.UK's date input pattern): the parts it must include, the
+    year for its length, all three for a date that is not real."""
+    if not message:
+        return ()
+    words = message.lower()
+    if words.startswith("year must"):
+        return ("year",)
+    if "must include a " in words:
+        wanted = words.split("must include a ", 1)[1]
+        return tuple(part for part in _PARTS if part in wanted) or _PARTS
+    return _PARTS
+
+
 def parse_date(values: dict[str, str], name: str) -> tuple[str | None, str | None]:
     """(ISO date, the end of an error message) from the three boxes `name[day]`, `name[month]`,
     `name[year]`: the caller puts what the date is in front ("must include a month"). Prefer

@@ -149,33 +149,36 @@ def test_an_error_is_shown_at_the_top_and_on_the_field_with_values_kept(
     assert fixed.status_code == 303 and fixed.headers["Location"] == "/referral/goals"
 
 
-def test_date_errors_link_to_the_day_box(browser: Browser) -> None:
-    browser.start()
-    response = browser.post("/referral/person", {**VALID["person"],
-                                                 "person.date_of_birth[month]": "",
-                                                 "person.date_of_birth[day]": "31"})
-    assert html_errors(response) == ["person.date_of_birth-day"]
-    assert "Date of birth must include a month" in html(response)
+def boxes_in_error(response: Any, name: str) -> list[str]:
+    """Which of a date's boxes are highlighted as wrong."""
+    boxes = re.findall(rf'<input class="([^"]*)" id="{re.escape(name)}-(day|month|year)"',
+                       html(response))
+    assert len(boxes) == 3, boxes
+    return [part for classes, part in boxes if "nhsuk-input--error" in classes]
 
 
-@pytest.mark.parametrize("day, month, year, message", [
-    ("1", "5", "", "Date of birth must include a year"),
-    ("", "", "1985", "Date of birth must include a day and month"),
-    ("1", "5", "84", "Year must include 4 numbers"),
-    ("31", "2", "1985", "Date of birth must be a real date"),
-    ("1", "Smarch", "1985", "Date of birth must be a real date"),
-    ("1", "5", "2999", "date of birth must be in the past"),
+@pytest.mark.parametrize("day, month, year, message, wrong", [
+    ("1", "5", "", "Date of birth must include a year", ["year"]),
+    ("31", "", "1985", "Date of birth must include a month", ["month"]),
+    ("", "", "1985", "Date of birth must include a day and month", ["day", "month"]),
+    ("1", "5", "84", "Year must include 4 numbers", ["year"]),
+    ("31", "2", "1985", "Date of birth must be a real date", ["day", "month", "year"]),
+    ("1", "Smarch", "1985", "Date of birth must be a real date", ["day", "month", "year"]),
+    ("1", "5", "2999", "date of birth must be in the past", ["day", "month", "year"]),
 ])
 def test_date_of_birth_errors_follow_the_gov_uk_date_input_pattern(
-    browser: Browser, day: str, month: str, year: str, message: str,
+    browser: Browser, day: str, month: str, year: str, message: str, wrong: list[str],
 ) -> None:
+    """The message names what is wrong, only the boxes it is about are highlighted, and the
+    error summary links to the first of them."""
     browser.start()
     response = browser.post("/referral/person", {
         **VALID["person"], "person.date_of_birth[day]": day,
         "person.date_of_birth[month]": month, "person.date_of_birth[year]": year})
     assert response.status_code == 422
-    assert html_errors(response) == ["person.date_of_birth-day"]
     assert message in html(response)
+    assert boxes_in_error(response, "person.date_of_birth") == wrong
+    assert html_errors(response) == [f"person.date_of_birth-{wrong[0]}"]
 
 
 @pytest.mark.parametrize("month", ["June", "Jun", "june", "6", "06"])

@@ -14,6 +14,7 @@ from typing import Any
 
 from chalicelib.adapters import aws
 from chalicelib.adapters.dynamo import DynamoStore
+from chalicelib.adapters.dynamo.items import PERSON_INDEX, surname_partition
 from chalicelib.adapters.dynamo.referrals import DynamoReferrals
 from chalicelib.config import get_settings
 from chalicelib.domain.records import NewReferral, View
@@ -65,6 +66,15 @@ def test_a_last_name_finds_that_persons_referrals_by_one_query(aws_stack: Any) -
                                               "Jo 0 Okonkwo-Bell"]
     assert calls == ["Query", "BatchGetItem"]
     assert referrals.for_last_name("Okonkwo", 50) == []
+    # Retention takes the name's key out of the index with the rest of the personal data.
+    for reference in theirs:
+        assert referrals.remove_personal_data(referrals.get(reference), {}, "retention job",
+                                              "removed")
+    left = aws.client("dynamodb").query(
+        TableName=get_settings().table_name, IndexName=PERSON_INDEX,
+        KeyConditionExpression="gsi7pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": surname_partition("Okonkwo-Bell")}})
+    assert left["Items"] == []
 
 
 def test_another_view_reads_its_keys_then_the_page_by_key(aws_stack: Any) -> None:
