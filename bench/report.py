@@ -159,13 +159,14 @@ def _scale_rows(r: Results) -> list[Row]:
     ]
     if r.scale.searches:
         labels = list(dict.fromkeys(s.label for s in r.scale.searches))
-        pairs = [tuple(s for s in r.scale.searches if s.label == label) for label in labels]
+        searched = [(a, b) for label in labels for a, b in [
+            [s for s in r.scale.searches if s.label == label]]]
         bounded = all(a.items_read == b.items_read or (
-            "common" in a.label and b.items_read <= 2 * SEARCH_SIZE) for a, b in pairs)
+            "common" in a.label and b.items_read <= 2 * SEARCH_SIZE) for a, b in searched)
         calls = sorted({op for s in r.scale.searches for op in s.operations})
         out.append(Row(
             "finding a referral: DynamoDB items read",
-            "; ".join(f"{a.label} {a.items_read} / {b.items_read}" for a, b in pairs)
+            "; ".join(f"{a.label} {a.items_read} / {b.items_read}" for a, b in searched)
             + f" (at 1,000 / 50,000 stored); calls: {', '.join(calls)}",
             f"equal at both sizes (a common name: ≤ 2 × {SEARCH_SIZE}); no Scan",
             met(bounded and "Scan" not in calls and "scan" not in calls)))
