@@ -1,6 +1,7 @@
 """Intake overhead: a valid `POST /api/referrals` through chalice.test.Client on moto, against
 the bare AWS calls it has to make (the TransactWriteItems of store.create_referral: referral
-item and event item; then StartExecution), in one process, interleaved.
+item, event item, `ACTIVITY` item and `SURNAME` item; then StartExecution), in one process,
+interleaved.
 
 The request is sent without an Idempotency-Key, so the app makes exactly those two calls (a key
 adds a GetItem and a third item in the transaction). Both sides start a real execution of the
@@ -61,9 +62,11 @@ def _empty(ddb: Any, table: str) -> None:
 
 
 def _bare(ddb: Any, sfn: Any, table: str, machine: str, answers: str, total: int,
-          email: str, reference: str, now: str, borough: str, nhs_number: str) -> None:
+          email: str, reference: str, now: str, borough: str, nhs_number: str,
+          last_name: str = "Morgan") -> None:
     """What intake has to do, and nothing else: the same transaction shape (the referral with
-    its index keys, its first event, and its entry for the reports' range), then the start."""
+    its index keys, its first event, its entry for the reports' range and its last name's
+    entry in the person index), then the start."""
     from chalicelib.adapters.dynamo.items import (
         ALL_INDEX,
         BOROUGH_INDEX,
@@ -74,6 +77,7 @@ def _bare(ddb: Any, sfn: Any, table: str, machine: str, answers: str, total: int
         index_entry,
         person_partition,
         referrer_partition,
+        surname_item,
     )
 
     pk = {"S": f"REFERRAL#{reference}"}
@@ -105,6 +109,7 @@ def _bare(ddb: Any, sfn: Any, table: str, machine: str, answers: str, total: int
         }},
         {"Put": {"TableName": table,
                  "Item": activity_item(reference, now, activity_partition(None))}},
+        {"Put": {"TableName": table, "Item": surname_item(reference, now, last_name)}},
     ])
     sfn.start_execution(stateMachineArn=machine, name=reference,
                         input=json.dumps({"referral_id": reference, "attempt": 1}))
