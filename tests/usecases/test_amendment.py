@@ -183,6 +183,23 @@ def test_a_lower_total_before_the_agreement_is_accepted_needs_nothing_more(
     assert ledger.approved_total(stored.ledger) == 20000
 
 
+def test_an_excluded_item_swapped_in_at_the_same_total_goes_to_a_phb_advisor(
+        memory: Services) -> None:
+    # No rise in the total, no higher tier: only the exclusion calls for sign-off again, so
+    # an excluded item is never funded without an advisor's decision (hazard log, H-03).
+    reference = submit(memory, items=[gym(12000)])
+    sign_off_all(memory, reference)
+    fryer = {"description": "Air fryer", "category": "equipment", "supplier": "Shop",
+             "cost_pence": 6000, "recurrence": "one_off"}
+    done = changed(memory, reference, [gym(6000), fryer])
+    stored = memory.store.referrals.get(reference)
+    assert done.needed == amendment.SIGN_OFF
+    assert (stored.status, stored.total_pence) == ("awaiting_sign_off", 12000)
+    assert stored.approvers[-1] == "advisor"
+    sign_off_all(memory, reference)
+    assert memory.store.referrals.get(reference).status == "approved"
+
+
 def test_the_new_total_cannot_fall_below_what_was_released(memory: Services) -> None:
     reference = released(memory, pence=8000, total=12000)
     with pytest.raises(ledger.Refused) as refused:
