@@ -45,8 +45,11 @@ def classify(exc: Exception) -> Exception:
     if isinstance(exc, ClientError):
         code = str(exc.response.get("Error", {}).get("Code", "ClientError"))
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400))
+        # The code and the operation, never AWS's message: SES's names the address it refused,
+        # and whatever this becomes can reach an execution's history or a log.
+        said = f"{code} calling {exc.operation_name}"
         if code in TRANSIENT_CODES or status >= 500:
-            return TransientError(f"{code}: {exc}")
+            return TransientError(said)
         named: type[AWSError] = type(code if code.isidentifier() else "AWSError", (AWSError,), {})
-        return named(str(exc))
+        return named(said)
     return exc

@@ -91,6 +91,35 @@ def test_a_failed_step_is_handed_to_the_advisors_once_with_its_cause(memory: Ser
     assert len(alerts(memory)) == 1
 
 
+def test_a_refused_address_reaches_neither_the_executions_history_nor_the_log(
+        memory: Services, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SES's refusal names the address it refused; what the state machine records (the
+    raised error) and what the log keeps carry its code, never its text."""
+    from botocore.exceptions import ClientError
+
+    reference = submit(memory, approving_manager=JO, items=[{
+        "description": "Gym", "category": "membership", "supplier": "Gym", "cost_pence": 30000,
+        "recurrence": "one_off"}])
+    refused = ClientError({"Error": {"Code": "MessageRejected", "Message": (
+        f"Email address is not verified. The following identities failed the check in region "
+        f"EU-WEST-2: {MANAGER}")}}, "SendEmail")
+
+    def refuse(email: Email) -> str:
+        raise refused
+
+    monkeypatch.setattr(memory.mailer, "send", refuse)
+    with pytest.raises(Exception) as raised:
+        tasks.run(memory, {"task": "notify", "referral_id": reference, "kind": "rejected",
+                           "step": "manager"})
+    assert type(raised.value).__name__ == "MessageRejected"
+    assert "@" not in str(raised.value) and "MessageRejected" in str(raised.value)
+    assert "@" not in caplog.text and "MessageRejected" in caplog.text
+    from chalicelib.workflow.failures import classify
+
+    assert str(classify(refused)) == "MessageRejected calling SendEmail"
+
+
 # --- resuming ---------------------------------------------------------------------------------
 
 
