@@ -13,7 +13,7 @@ PORT ?= 8000
 STAGE ?= dev
 OUT := out
 
-.PHONY: help run test check lint package deploy clean bench screens browser asl faults
+.PHONY: help run test check lint package deploy backfill clean bench screens browser asl faults
 
 help:
 	@echo "make run      run the whole system locally on http://$(HOST):$(PORT) (no AWS account needed)"
@@ -21,6 +21,7 @@ help:
 	@echo "make check    the fast tier to run while working: lint, types, unit, use cases, HTTP"
 	@echo "make package  build the CloudFormation template and Lambda zip in $(OUT)/ for STAGE=$(STAGE)"
 	@echo "make deploy   package and deploy to your AWS account (see README)"
+	@echo "make backfill once after upgrading STAGE=$(STAGE)'s stack (see docs/DEPLOY.md)"
 	@echo "make bench    measure speed, cost, scale and size; writes docs/PERFORMANCE.md"
 	@echo "make screens  screenshots of each page under docs/screens/"
 	@echo "make faults   the fault suite; writes its matrix to docs/FAULTS.md"
@@ -87,7 +88,7 @@ clean:
 	rm -rf $(OUT) build .chalice/deployments
 
 # Region for chalice, cfn-lint and the aws CLI; override with AWS_DEFAULT_REGION=... .
-package deploy: export AWS_DEFAULT_REGION ?= eu-west-2
+package deploy backfill: export AWS_DEFAULT_REGION ?= eu-west-2
 
 package: $(STAMP)
 	rm -rf $(OUT) build .chalice/deployments  # a cached zip would hide a missing-wheel warning
@@ -119,3 +120,11 @@ deploy: $(STAMP)
 	    "$${overrides[@]}"
 	aws cloudformation describe-stacks --region $(AWS_DEFAULT_REGION) --stack-name phb-pathway-$(STAGE) \
 	  --query "Stacks[0].Outputs[].[OutputKey,OutputValue]" --output table
+
+# Once after upgrading a stack deployed by an earlier version (docs/DEPLOY.md, "Upgrading a
+# stack"): its older referrals are given their referrer index keys, ACTIVITY and SURNAME items
+# where missing. Safe to run again, and alongside live traffic. The table is the stack's
+# TableName output; AFTER=<token> resumes after the page a stopped run last printed.
+backfill: $(STAMP)
+	$(PY) -m infra.backfill --stack phb-pathway-$(STAGE) --region $(AWS_DEFAULT_REGION) \
+	  $(if $(AFTER),--after $(AFTER))

@@ -12,7 +12,8 @@ One table holds, per referral (partition `REFERRAL#<reference>`):
 and beside them `LINK#<hash of id>` (a one-time link: an action on a step, or a staff or
 referrer sign-in), `SESSION#<hash>` (a staff or referrer session), `IDEMPOTENCY#<hash>` (a
 submission key -> its referral) and `DRAFT#<id>` (a form in progress), each with a TTL
-(`expires_at`).
+(`expires_at`). Referrals stored by an earlier version are given their `ACTIVITY` and `SURNAME`
+items and their referrer index keys by the one-off backfill (`backfill.py`).
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from chalicelib.adapters.dynamo.items import (
     assigned_partition,
     event_item,
     index_entry,
+    partition_key,
     person_partition,
     reference_of,
     referral_from_item,
@@ -292,6 +293,11 @@ class ReferralQueries:
                                             {"retention": "ended before the retention period"},
                                             at),
                          "ConditionExpression": "attribute_not_exists(pk)"}},
+                # Deleted again with the name it stands for (`_redact_partition` did first):
+                # one written since, by the one-off backfill (which checks in its own
+                # transaction that the referral still holds its personal data), goes too.
+                {"Delete": {"TableName": self.table,
+                            "Key": partition_key(seen.reference, "SURNAME")}},
             ])
         except self.client.exceptions.TransactionCanceledException:
             return False
