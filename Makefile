@@ -13,18 +13,19 @@ PORT ?= 8000
 STAGE ?= dev
 OUT := out
 
-.PHONY: help run test check lint package deploy backfill clean bench screens browser asl faults
+.PHONY: help run test check lint package preflight deploy backfill clean bench screens browser asl faults
 
 help:
-	@echo "make run      run the whole system locally on http://$(HOST):$(PORT) (no AWS account needed)"
-	@echo "make test     run the whole test suite"
-	@echo "make check    the fast tier to run while working: lint, types, unit, use cases, HTTP"
-	@echo "make package  build the CloudFormation template and Lambda zip in $(OUT)/ for STAGE=$(STAGE)"
-	@echo "make deploy   package and deploy to your AWS account (see README)"
-	@echo "make backfill once after upgrading STAGE=$(STAGE)'s stack (see docs/DEPLOY.md)"
-	@echo "make bench    measure speed, cost, scale and size; writes docs/PERFORMANCE.md"
-	@echo "make screens  screenshots of each page under docs/screens/"
-	@echo "make faults   the fault suite; writes its matrix to docs/FAULTS.md"
+	@echo "make run        run the whole system locally on http://$(HOST):$(PORT) (no AWS account needed)"
+	@echo "make test       run the whole test suite"
+	@echo "make check      the fast tier to run while working: lint, types, unit, use cases, HTTP"
+	@echo "make package    build the CloudFormation template and Lambda zip in $(OUT)/ for STAGE=$(STAGE)"
+	@echo "make preflight  check your AWS account is ready for make deploy (STAGE, BUCKET, PARAMS as for it)"
+	@echo "make deploy     package and deploy to your AWS account (see README)"
+	@echo "make backfill   once after upgrading STAGE=$(STAGE)'s stack (see docs/DEPLOY.md)"
+	@echo "make bench      measure speed, cost, scale and size; writes docs/PERFORMANCE.md"
+	@echo "make screens    screenshots of each page under docs/screens/"
+	@echo "make faults     the fault suite; writes its matrix to docs/FAULTS.md"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@if [ -z "$(PYTHON)" ]; then \
@@ -88,7 +89,7 @@ clean:
 	rm -rf $(OUT) build .chalice/deployments
 
 # Region for chalice, cfn-lint and the aws CLI; override with AWS_DEFAULT_REGION=... .
-package deploy backfill: export AWS_DEFAULT_REGION ?= eu-west-2
+package preflight deploy backfill: export AWS_DEFAULT_REGION ?= eu-west-2
 
 package: $(STAMP)
 	rm -rf $(OUT) build .chalice/deployments  # a cached zip would hide a missing-wheel warning
@@ -99,6 +100,13 @@ package: $(STAMP)
 	  echo "ERROR: chalice could not get Lambda-compatible (manylinux) wheels, see above" >&2; exit 1; fi
 	$(PY) infra/check_package.py $(OUT)/deployment.zip $(OUT)/sam.json requirements.txt
 	$(VENV)/bin/cfn-lint $(OUT)/sam.json --regions $(AWS_DEFAULT_REGION)
+
+# Before a deploy: the region, the SES sender and production access, the certificate, the bucket
+# and the stack's state, each with what to do when it is not ready (infra/preflight.py). It
+# reads PARAMS from the environment as deploy does, and only reads the account.
+preflight: export PARAMS ?=
+preflight: $(STAMP)
+	@$(PY) infra/preflight.py '$(STAGE)' '$(BUCKET)'
 
 # PARAMS (the stack's parameters, SessionSecret among them) reaches the recipe only through the
 # environment, never its text: make echoes a recipe's lines and `ps` shows its shell's. The aws
