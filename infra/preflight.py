@@ -60,7 +60,8 @@ Clients = Callable[[str, str], Any]
 @dataclass(frozen=True)
 class Result:
     """One check's verdict: what was found and, unless it passed, what to do next: sentences,
-    and commands to copy (each starting with `$ `, printed on a line of its own)."""
+    commands to copy (each starting with `$ `) and text to copy as it is (a DNS record,
+    starting with two spaces), those two printed whole on lines of their own."""
 
     check: str
     status: Status
@@ -175,10 +176,11 @@ def check_sender(ses: Any, sender: str, region: str) -> Result:
                               f"--region {region}"))
     statuses = {identity: found.get(identity, {}).get("VerificationStatus")
                 for identity in (sender, domain)}
-    for identity, status in statuses.items():
-        if status == "Success":
-            return Result("SES sender", "PASS",
-                          f"{sender} may send: {identity} is verified in SES in {region}")
+    if statuses[sender] == "Success":
+        return Result("SES sender", "PASS", f"{sender} is verified in SES in {region}")
+    if statuses[domain] == "Success":
+        return Result("SES sender", "PASS",
+                      f"{sender} may send: its domain {domain} is verified in SES in {region}")
     create = f"$ aws sesv2 create-email-identity --email-identity {sender} --region {region}"
     if "Pending" in statuses.values():
         waiting = " and ".join(name for name, status in statuses.items() if status == "Pending")
@@ -322,12 +324,13 @@ def certificate_verdict(certificate: dict[str, Any], domain: str, region: str) -
     if status == "PENDING_VALIDATION":
         records = [option["ResourceRecord"] for option in
                    certificate.get("DomainValidationOptions", []) if "ResourceRecord" in option]
-        cnames = [f"{record['Name']} CNAME {record['Value']}" for record in records]
+        cnames = [f"  {record['Name']}  CNAME  {record['Value']}" for record in records]
         return Result("Certificate", "FAIL",
                       f"The certificate for {domain} in {region} is waiting for DNS validation",
-                      ("Add to your DNS: " + ("; ".join(cnames) or "the CNAME record ACM shows")
-                       + ". ACM issues it within about 30 minutes of the record appearing; this "
-                       "waits for it:",
+                      ("Add to your DNS " + ("this record:" if cnames else
+                                             "the CNAME record ACM shows for it."), *cnames,
+                       "ACM issues the certificate within about 30 minutes of the record "
+                       "appearing; this waits for it:",
                        f"$ aws acm wait certificate-validated --certificate-arn "
                        f"{certificate['CertificateArn']} --region {region}"))
     if status != "ISSUED":
@@ -513,7 +516,7 @@ def report(results: list[Result]) -> str:
     for result in results:
         lines.append(f"{result.status}  {result.check.ljust(width)}  {result.found}")
         for part in result.next_step:
-            if part.startswith("$ "):
+            if part.startswith(("$ ", "  ")):
                 lines.append(f"{indent}  {part}")
             else:
                 lines.extend(textwrap.wrap(part, WIDTH, initial_indent=f"{indent[:-2]}→ ",

@@ -238,3 +238,23 @@ def local_stack() -> Iterator[Any]:
         yield local
     finally:
         local.stop()
+
+
+@pytest.fixture(scope="module")
+def moto_server() -> Iterator[str]:
+    """moto's server on a free local port, a stand-in AWS endpoint for tools that call AWS as
+    the aws CLI would (`make preflight`); its address. The session's stack is stopped first:
+    they would share moto's state, which the tests reset (`POST /moto-api/reset`)."""
+    from moto.server import ThreadedMotoServer
+
+    from devstack.run import free_port
+
+    SESSION.stop()
+    host = "127.0.0.1"
+    port = free_port(host)
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
