@@ -9,10 +9,11 @@ reads PARAMS with infra/deploy_parameters.py; a parameter PARAMS leaves out is t
 current value, as on a deploy. No value of a NoEcho parameter (SessionSecret) is printed. It
 only reads: nothing in the account is created or changed.
 
-The checks: the credentials; the region (every service the stack uses is offered there); the
-sender's SES identity (the address or its domain) verified in the region; the account out of
-the SES sandbox; with DomainName, its ACM certificate issued in the region API Gateway needs it
-in; the artefact bucket, in the region; the stack not stuck (ROLLBACK_COMPLETE and the like).
+The checks: the credentials; the stage (one that runs on AWS); the region (every service the
+stack uses is offered there); the sender's SES identity (the address or its domain) verified in
+the region; the account out of the SES sandbox; with DomainName, its ACM certificate issued in
+the region API Gateway needs it in; the artefact bucket, in the region; the stack not stuck
+(ROLLBACK_COMPLETE and the like).
 Every result is printed; the exit status is 1 when any check failed (a warning does not fail).
 boto3 honours AWS_ENDPOINT_URL, which is how the tests point it at moto's server.
 """
@@ -33,10 +34,16 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-# Its neighbour, whether this runs as `python infra/preflight.py` or is imported by the tests.
+# Its neighbour, whether this runs as `python infra/preflight.py` or is imported by the tests,
+# and the repository's root, for the stages the functions run as on AWS.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 import deploy_parameters
+
+from chalicelib.config import DEPLOYED_STAGES
+
+ROOT = Path(__file__).resolve().parent.parent
 
 TEMPLATE = deploy_parameters.TEMPLATE
 LONDON = "eu-west-2"
@@ -47,6 +54,9 @@ SERVICES = {"lambda": "Lambda", "stepfunctions": "Step Functions", "dynamodb": "
             "logs": "CloudWatch Logs", "cloudformation": "CloudFormation", "acm": "ACM",
             "s3": "S3"}
 # Stack states `aws cloudformation deploy` can update.
+CHALICE_CONFIG = ROOT / ".chalice" / "config.json"
+# A stack `aws cloudformation deploy` creates as new: a change set made but never run.
+UNCREATED = "REVIEW_IN_PROGRESS"
 UPDATABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE",
              "IMPORT_ROLLBACK_COMPLETE"}
 # A few seconds each: a preflight that hangs on a dead endpoint tells nobody anything.
@@ -123,6 +133,19 @@ def check_account(sts: Any) -> Result:
                        "$ aws configure sso", "$ aws sts get-caller-identity"))
     return Result("AWS account", "PASS",
                   f"Signed in to account {identity['Account']} as {identity['Arn']}")
+
+
+def check_stage(stage: str) -> Result:
+    """STAGE is one .chalice/config.json packages to run on AWS: any other would be packaged
+    without PHB_STAGE (or with a local one), and its functions answer every request 503."""
+    stages = json.loads(CHALICE_CONFIG.read_text(encoding="utf-8"))["stages"]
+    deployable = [name for name, settings in stages.items()
+                  if settings.get("environment_variables", {}).get("PHB_STAGE")
+                  in DEPLOYED_STAGES]
+    if stage not in deployable:
+        return Result("Stage", "FAIL", f"STAGE={stage} is not a stage that runs on AWS",
+                      (f"Use STAGE={' or STAGE='.join(deployable)} (.chalice/config.json).",))
+    return Result("Stage", "PASS", f"{stage}: the stack phb-pathway-{stage}")
 
 
 @functools.cache
@@ -421,7 +444,7 @@ def check_stack(cloudformation: Any, stack: dict[str, Any] | None, name: str,
                 region: str) -> Result:
     """The stack can be created or updated: not ROLLBACK_COMPLETE (a failed first create, which
     CloudFormation can only delete), not mid-operation, not stuck in a failed rollback."""
-    if stack is None:
+    if stack is None or stack["StackStatus"] == UNCREATED:
         return Result("Stack", "PASS", f"{name} does not exist yet: make deploy creates it")
     status = stack["StackStatus"]
     where = f"--stack-name {name} --region {region}"
@@ -490,7 +513,8 @@ def stack_and_result(cloudformation: Any, inputs: Inputs) -> tuple[dict[str, Any
 def run_checks(inputs: Inputs, clients: Clients = aws_clients) -> list[Result]:
     """Every check, in the order a person would fix them."""
     region = inputs.region
-    results = [check_account(clients("sts", region)), check_region(region)]
+    results = [check_account(clients("sts", region)), check_stage(inputs.stage),
+               check_region(region)]
     if results[0].status == "FAIL":
         return [*results, Result("Other checks", "FAIL", "Not run: they need AWS credentials",
                                  ("Sign in (above), then run make preflight again.",))]

@@ -112,9 +112,10 @@ def rolled_back(name: str, reason: str) -> None:
     """Mark the failed create as CloudFormation does after its rollback, with the failure event
     it records."""
     from moto.cloudformation.models import Event, cloudformation_backends
+    from moto.core import DEFAULT_ACCOUNT_ID
 
-    [stack] = [stack for stack in cloudformation_backends["123456789012"][REGION].stacks.values()
-               if stack.name == name]
+    [stack] = [stack for stack in cloudformation_backends[DEFAULT_ACCOUNT_ID][REGION]
+               .stacks.values() if stack.name == name]
     stack.events.append(Event(
         stack_id=stack.stack_id, stack_name=name, logical_resource_id="Pathway",
         physical_resource_id="", resource_type="AWS::Lambda::Function",
@@ -143,7 +144,7 @@ def test_without_working_credentials_it_says_sign_in_and_runs_nothing_else(
     monkeypatch.setattr(preflight, "CLIENT_CONFIG", Config(retries={"max_attempts": 1}))
     results = preflight.run_checks(inputs())
     assert [(result.check, result.status) for result in results] == [
-        ("AWS account", "FAIL"), ("Region", "PASS"), ("Other checks", "FAIL")]
+        ("AWS account", "FAIL"), ("Stage", "PASS"), ("Region", "PASS"), ("Other checks", "FAIL")]
     assert "aws configure sso" in results[0].commands
 
 
@@ -153,7 +154,18 @@ def test_it_names_the_account_it_checks(aws: Client) -> None:
     assert "123456789012" in result.found
 
 
-# ---------------------------------------------------------------------------- the region
+# ---------------------------------------------------------------------------- stage, region
+
+
+@pytest.mark.parametrize(("stage", "status"), [
+    ("prod", "PASS"), ("dev", "PASS"),
+    # A typo, or a stage for a developer's machine: its functions would answer every page 503.
+    ("prd", "FAIL"), ("local", "FAIL")])
+def test_only_a_stage_that_runs_on_aws_is_deployed(stage: str, status: str) -> None:
+    result = preflight.check_stage(stage)
+    assert result.status == status
+    if status == "FAIL":
+        assert result.next_step == ("Use STAGE=dev or STAGE=prod (.chalice/config.json).",)
 
 
 @pytest.mark.parametrize(("region", "status", "said"), [
@@ -450,6 +462,17 @@ def test_an_existing_stack_is_updated_and_keeps_its_sender(aws: Client) -> None:
     assert run(inputs(SenderEmail="new@yourcharity.org.uk"))["SES sender"].status == "FAIL"
 
 
+def test_a_change_set_never_run_is_a_stack_still_to_create(aws: Client) -> None:
+    # What an interrupted first `aws cloudformation deploy` leaves: it creates it afresh.
+    cloudformation = aws("cloudformation")
+    cloudformation.create_change_set(
+        StackName="phb-pathway-prod", ChangeSetName="first", ChangeSetType="CREATE",
+        TemplateBody=json.dumps({"Resources": {"Alerts": {"Type": "AWS::SNS::Topic"}}}))
+    assert cloudformation.describe_stacks(StackName="phb-pathway-prod")["Stacks"][0][
+        "StackStatus"] == "REVIEW_IN_PROGRESS"
+    assert run(inputs())["Stack"].status == "PASS"
+
+
 def test_another_stages_stack_is_not_this_one(aws: Client) -> None:
     failed_create(aws, "phb-pathway-dev")
     rolled_back("phb-pathway-dev", "no")
@@ -497,12 +520,12 @@ def test_a_ready_account_passes_every_check_without_showing_the_secret(
     assert status == 0, printed
     assert SECRET not in printed
     assert "SessionSecret=(hidden)" in printed
-    for check in ("AWS account", "Region", "SES sender", "Certificate", "Artefact bucket",
-                  "Stack"):
+    for check in ("AWS account", "Stage", "Region", "SES sender", "Certificate",
+                  "Artefact bucket", "Stack"):
         assert f"PASS  {check}" in printed
     # moto cannot say whether the account is in the sandbox: a dev stack is warned, not failed.
     assert "WARN  SES production access" in printed
-    assert printed.endswith("All 7 checks passed, 1 warned: make deploy can go ahead.\n")
+    assert printed.endswith("All 8 checks passed, 1 warned: make deploy can go ahead.\n")
 
 
 def test_make_preflight_fails_an_account_that_is_not_ready(
@@ -520,4 +543,4 @@ def test_make_preflight_fails_an_account_that_is_not_ready(
     assert "FAIL  Stack                  Stack phb-pathway-prod is ROLLBACK_COMPLETE" in printed
     assert ("$ aws cloudformation delete-stack --stack-name phb-pathway-prod "
             "--region eu-west-2") in printed
-    assert "4 of 7 checks failed: do what each says" in printed
+    assert "4 of 8 checks failed: do what each says" in printed
