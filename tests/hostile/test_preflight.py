@@ -1,8 +1,8 @@
 """`make preflight` tells a charity, before it deploys, what in its AWS account is not ready and
 what to do about it. Each check runs against moto's server as a stand-in AWS endpoint (boto3
 follows AWS_ENDPOINT_URL, as the real script does), in the states an account can be in; then the
-real `make preflight` command line runs once against a ready account and once against one that
-is not.
+script as make calls it passes a ready account, and the real `make preflight` command line fails
+one that is not ready.
 
 Where moto cannot make a state, it is made another way, and said here:
 * moto 5.2.5 has no SES v2 GetAccount (its server answers 404), so against moto the sandbox
