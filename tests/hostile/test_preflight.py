@@ -84,6 +84,11 @@ def run(inputs: preflight.Inputs) -> dict[str, preflight.Result]:
     return {result.check: result for result in preflight.run_checks(inputs)}
 
 
+def stack_check(aws: Client, stage: str = "prod") -> preflight.Result:
+    """The stack check alone, as run_checks runs it."""
+    return preflight.stack_and_result(aws("cloudformation"), inputs(stage))[1]
+
+
 def inputs(stage: str = "prod", bucket: str = BUCKET, **parameters: str) -> preflight.Inputs:
     return preflight.Inputs(stage, REGION, bucket, parameters)
 
@@ -422,15 +427,15 @@ def test_no_bucket_given_fails(aws: Client) -> None:
 
 
 def test_no_stack_yet_passes(aws: Client) -> None:
-    results = run(inputs())
-    assert results["Stack"].status == "PASS"
-    assert results["Stack"].found == "phb-pathway-prod does not exist yet: make deploy creates it"
+    result = stack_check(aws)
+    assert (result.status, result.found) == (
+        "PASS", "phb-pathway-prod does not exist yet: make deploy creates it")
 
 
 def test_a_stack_in_rollback_complete_is_told_to_delete_it(aws: Client) -> None:
     failed_create(aws, "phb-pathway-prod")
     rolled_back("phb-pathway-prod", "Error occurred while GetObject. S3 Error Code: NoSuchBucket")
-    result = run(inputs())["Stack"]
+    result = stack_check(aws)
     assert result.status == "FAIL"
     assert result.found.startswith("Stack phb-pathway-prod is ROLLBACK_COMPLETE")
     # Why the create failed, so the next one does not fail the same way.
@@ -443,7 +448,7 @@ def test_a_stack_in_rollback_complete_is_told_to_delete_it(aws: Client) -> None:
 
 def test_a_stack_mid_operation_is_told_to_wait(aws: Client) -> None:
     failed_create(aws, "phb-pathway-prod")  # moto leaves it CREATE_IN_PROGRESS
-    result = run(inputs())["Stack"]
+    result = stack_check(aws)
     assert (result.status, result.found) == (
         "FAIL", "Stack phb-pathway-prod is CREATE_IN_PROGRESS: an operation is under way")
 
@@ -470,13 +475,13 @@ def test_a_change_set_never_run_is_a_stack_still_to_create(aws: Client) -> None:
         TemplateBody=json.dumps({"Resources": {"Alerts": {"Type": "AWS::SNS::Topic"}}}))
     assert cloudformation.describe_stacks(StackName="phb-pathway-prod")["Stacks"][0][
         "StackStatus"] == "REVIEW_IN_PROGRESS"
-    assert run(inputs())["Stack"].status == "PASS"
+    assert stack_check(aws).status == "PASS"
 
 
 def test_another_stages_stack_is_not_this_one(aws: Client) -> None:
     failed_create(aws, "phb-pathway-dev")
     rolled_back("phb-pathway-dev", "no")
-    assert run(inputs("prod"))["Stack"].status == "PASS"
+    assert stack_check(aws, "prod").status == "PASS"
 
 
 # ---------------------------------------------------------------------------- PARAMS
