@@ -90,7 +90,7 @@ def test_zip_holds_app_templates_static_and_lambda_wheels(zip_names: list[str]) 
     assert not any(n.startswith(("tests/", "devstack/", "infra/", ".venv/")) for n in zip_names)
 
 
-def test_table_is_encrypted_recoverable_retained_and_mirrors_the_store(
+def test_table_is_encrypted_recoverable_kept_and_mirrors_the_store(
     template: dict[str, Any],
 ) -> None:
     from chalicelib.adapters.dynamo import table_definition
@@ -102,7 +102,11 @@ def test_table_is_encrypted_recoverable_retained_and_mirrors_the_store(
     assert props["SSESpecification"] == {"SSEEnabled": True}
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
-    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    # Deleting the stack, or an update that would replace the table, keeps it and the
+    # referrals; a first create that fails (a certificate not yet issued) removes it with
+    # everything else, so a new try starts clean instead of beside an orphaned table.
+    assert table["DeletionPolicy"] == "RetainExceptOnCreate"
+    assert table["UpdateReplacePolicy"] == "Retain"
     expected = table_definition("ignored")
     for key in ("BillingMode", "AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes"):
         assert props[key] == expected[key], key
@@ -130,6 +134,8 @@ def test_an_execution_that_ends_badly_marks_the_referral_and_emails_the_alert_ad
     assert "$.detail.input" not in json.dumps(email)  # the reference only, never the input
     topic = template["Resources"]["ExecutionAlerts"]["Properties"]
     assert [s["Protocol"] for s in topic["Subscription"]] == ["email"]
+    # DEPLOY.md has the topic listed to see whether the address has confirmed its subscription.
+    assert template["Outputs"]["AlertTopicArn"]["Value"] == {"Ref": "ExecutionAlerts"}
     # The whole event goes to the reconcile function, which marks the referral.
     assert mark["Arn"] == {"Fn::GetAtt": ["Reconcile", "Arn"]} and "Input" not in json.dumps(mark)
     permission = template["Resources"]["ExecutionEndedPermission"]["Properties"]
