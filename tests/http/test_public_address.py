@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 import pytest
 
 from chalicelib import config
-from chalicelib.config import get_settings
+from chalicelib.config import Settings, get_settings
 from devstack.outbox import sent_emails
 from tests.conftest import wait_for_acknowledgement
 from tests.factories import make_referral
@@ -74,6 +74,9 @@ def test_the_web_function_links_to_the_api_it_was_reached_through_never_the_host
     assert 'action="/api/referral/start"' in page["body"]
     assert re.findall(r'(?:href|action)="/(?!api/)', page["body"]) == []
 
+    # The sign-in link's hand-off runs in this process here, as the emails the web function
+    # sends itself do (an address corrected, an amendment); on AWS the pathway function sends
+    # it, with the address from the parameter (the last test).
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     asked = through_api_gateway("POST", "/staff/sign-in", {**form, "Sec-Fetch-Site": "same-origin"},
                                 urlencode({"email": STAFF}))
@@ -93,6 +96,22 @@ def test_the_web_function_links_to_the_api_it_was_reached_through_never_the_host
                                                   "amazonaws.com"},
                                urlencode({"email": STAFF}))
     assert ours["statusCode"] == 200
+
+
+def test_only_an_api_id_and_stage_as_api_gateway_writes_them_make_an_address() -> None:
+    deployed = Settings(stage="dev", api_gateway_domain="execute-api.eu-west-2.amazonaws.com")
+    config.forget_api_address()
+    try:
+        for context in ({"apiId": f"{FORGED_HOST}/", "stage": "api"},
+                        {"apiId": API_ID, "stage": "api/../x"},
+                        {"domainName": f"{API_ID}.execute-api.eu-west-2.amazonaws.com"}):
+            config.learn_api_address(deployed, context)
+            with pytest.raises(RuntimeError, match="no public address"):
+                deployed.base_url  # noqa: B018 (the property is what is tested)
+        config.learn_api_address(deployed, {"apiId": API_ID, "stage": "api"})
+        assert deployed.base_url == API_ADDRESS and deployed.base_path == "/api"
+    finally:
+        config.forget_api_address()
 
 
 def test_a_configured_address_wins_over_the_request(memory: Any,
