@@ -37,13 +37,14 @@ class Context:
 
 event = {
     "resource": "/referral", "path": "/referral", "httpMethod": "GET",
-    "headers": {"Host": "abc123.execute-api.eu-west-2.amazonaws.com", "Accept": "text/html"},
-    "multiValueHeaders": {"Host": ["abc123.execute-api.eu-west-2.amazonaws.com"],
+    "headers": {"Host": "abc123defg.execute-api.eu-west-2.amazonaws.com", "Accept": "text/html"},
+    "multiValueHeaders": {"Host": ["abc123defg.execute-api.eu-west-2.amazonaws.com"],
                           "Accept": ["text/html"]},
     "queryStringParameters": None, "multiValueQueryStringParameters": None,
     "pathParameters": None, "stageVariables": None,
     "requestContext": {"resourcePath": "/referral", "httpMethod": "GET", "path": "/api/referral",
-                       "stage": "api", "requestId": "bench", "accountId": "123456789012",
+                       "stage": "api", "apiId": "abc123defg", "requestId": "bench",
+                       "accountId": "123456789012",
                        "identity": {"sourceIp": "192.0.2.1"}},
     "body": None, "isBase64Encoded": False,
 }
@@ -91,6 +92,9 @@ def child_environment() -> dict[str, str]:
         "AWS_DEFAULT_REGION": "eu-west-2",
         "AWS_REGION": "eu-west-2",
         "PHB_TABLE_NAME": "phb-pathway-dev",
+        # As the template sets it for a stack without a custom domain: the address comes
+        # from the request.
+        "PHB_API_GATEWAY_DOMAIN": "execute-api.eu-west-2.amazonaws.com",
     })
     return env
 

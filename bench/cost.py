@@ -109,6 +109,8 @@ IDLE = {
     "AWS::SNS::Topic": "$0: billed per message sent (1,000 emails a month free)",
     "AWS::SNS::TopicPolicy": "$0",
     "AWS::Events::Rule": "$0: rules matching AWS services' own events are free",
+    "AWS::SSM::Parameter": "$0: a standard parameter, read once per Lambda container "
+                           "(standard throughput is free)",
 }
 
 

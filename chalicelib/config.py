@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
@@ -28,6 +29,8 @@ POPULATION_FILE = Path(__file__).with_name("population.json")
 # The three boroughs' postcode sectors, which say whether a postcode fits the borough chosen.
 POSTCODE_SECTORS_FILE = Path(__file__).with_name("postcode_sectors.json")
 STAGES = ("local", "test", "dev", "prod")
+# The local server's address (`make run`), for a local stage given no other.
+LOCAL_BASE_URL = "http://127.0.0.1:8000"
 # The stages that run on a developer's machine: only these have the outbox of every email, the
 # fault switch and the development key for staff sessions.
 LOCAL_STAGES = ("local", "test")
@@ -64,7 +67,16 @@ class Settings:
     pathway_function: str = ""
     sender_email: str = "phb-pathway@example.org"
     ses_configuration_set: str = ""
-    public_base_url: str = "http://127.0.0.1:8000"
+    # The https address people use, without a trailing slash: the stack's PublicBaseUrl, or
+    # https://DomainName. Empty in a stack deployed with neither: then it is the API Gateway
+    # address, which the web function learns from each request and the pathway function
+    # reads from the SSM parameter the template writes (`base_url`).
+    public_base_url: str = ""
+    # The domain of API Gateway's own addresses here (`execute-api.eu-west-2.amazonaws.com`):
+    # with a request's API id and stage, the address that request reached.
+    api_gateway_domain: str = ""
+    # The SSM parameter holding the API Gateway address, for a function with no request.
+    api_address_parameter: str = ""
     allowed_referrer_domains: tuple[str, ...] = ("nhs.net", "nhs.uk")
     # Sign-off thresholds in pence: below the first the referrer signs off; up to and including
     # the second the approving manager; above it the manager and then the Oversight Panel.
@@ -141,10 +153,16 @@ class Settings:
         return self.stage in LOCAL_STAGES
 
     @property
+    def base_url(self) -> str:
+        """The address every link in a page or an email starts with, no trailing slash: the
+        configured one (a custom domain), else the API Gateway address (`api_address`)."""
+        return self.public_base_url or api_address(self)
+
+    @property
     def base_path(self) -> str:
         """The path the app is served under, from the public URL (e.g. `/api` when reached
         at an API Gateway stage URL); every link and redirect starts with it."""
-        return urlsplit(self.public_base_url).path.rstrip("/")
+        return urlsplit(self.base_url).path.rstrip("/")
 
     @property
     def funding_rules(self) -> FundingRules:
@@ -166,6 +184,64 @@ class Settings:
         from chalicelib.domain.codes import tier_labels
 
         return tier_labels(self.referrer_signoff_below_pence, self.manager_signoff_up_to_pence)
+
+
+# The address of the API Gateway stage that requests reach this web function through, once a
+# request has said which (`learn_api_address`); empty in every other function. One value for
+# the process, not one a request: a Lambda container serves one request at a time, and only
+# this API may invoke the web function, so every request it serves reached the same address.
+_request_address = ""
+API_ID = re.compile(r"[a-z0-9]{10}")
+STAGE_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+def learn_api_address(settings: Settings, context: dict[str, Any] | None) -> None:
+    """Note the API Gateway address a request reached, when no address is configured.
+
+    Built only from what API Gateway itself puts in the request's context, the API's id and
+    stage, and the domain the template gives: never from the Host header or the context's
+    `domainName`, which come from whoever sent the request. An email link built from them
+    could send a referrer's one-time link to another site. The id and stage are this API's:
+    API Gateway sets them, and the function's invoke permission names this API alone.
+    """
+    global _request_address
+    if settings.public_base_url or not settings.api_gateway_domain or not context:
+        return
+    api_id, stage = str(context.get("apiId") or ""), str(context.get("stage") or "")
+    if API_ID.fullmatch(api_id) and STAGE_NAME.fullmatch(stage):
+        _request_address = f"https://{api_id}.{settings.api_gateway_domain}/{stage}"
+
+
+def forget_api_address() -> None:
+    """Forget the address learned from requests (tests that change where requests come from)."""
+    global _request_address
+    _request_address = ""
+
+
+def api_address(settings: Settings) -> str:
+    """The API Gateway address, for a stack deployed with neither a custom domain nor
+    PublicBaseUrl: the web function's from its requests, the pathway function's from the SSM
+    parameter the template writes (it cannot be given the address itself: the API depends on
+    the web function, which depends on this one, a circle CloudFormation refuses). On a
+    developer's machine, with none of these, the local server's."""
+    if _request_address:
+        return _request_address
+    if settings.api_address_parameter:
+        return read_parameter(settings.api_address_parameter)
+    if settings.is_local:
+        return LOCAL_BASE_URL
+    raise RuntimeError("Invalid configuration (PHB_PUBLIC_BASE_URL): no public address to "
+                       "build links with (no PHB_PUBLIC_BASE_URL, no API Gateway request, "
+                       "no PHB_API_ADDRESS_PARAMETER)")
+
+
+@lru_cache(maxsize=4)
+def read_parameter(name: str) -> str:
+    """An SSM parameter's value, read once per Lambda container (it changes only with a deploy,
+    which starts new containers)."""
+    from chalicelib.adapters.aws import client
+
+    return str(client("ssm").get_parameter(Name=name)["Parameter"]["Value"]).rstrip("/")
 
 
 @lru_cache(maxsize=4)

@@ -90,7 +90,7 @@ def test_zip_holds_app_templates_static_and_lambda_wheels(zip_names: list[str]) 
     assert not any(n.startswith(("tests/", "devstack/", "infra/", ".venv/")) for n in zip_names)
 
 
-def test_table_is_encrypted_recoverable_retained_and_mirrors_the_store(
+def test_table_is_encrypted_recoverable_kept_and_mirrors_the_store(
     template: dict[str, Any],
 ) -> None:
     from chalicelib.adapters.dynamo import table_definition
@@ -102,7 +102,11 @@ def test_table_is_encrypted_recoverable_retained_and_mirrors_the_store(
     assert props["SSESpecification"] == {"SSEEnabled": True}
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
-    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    # Deleting the stack, or an update that would replace the table, keeps it and the
+    # referrals; a first create that fails (a certificate not yet issued) removes it with
+    # everything else, so a new try starts clean instead of beside an orphaned table.
+    assert table["DeletionPolicy"] == "RetainExceptOnCreate"
+    assert table["UpdateReplacePolicy"] == "Retain"
     expected = table_definition("ignored")
     for key in ("BillingMode", "AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes"):
         assert props[key] == expected[key], key
@@ -130,6 +134,8 @@ def test_an_execution_that_ends_badly_marks_the_referral_and_emails_the_alert_ad
     assert "$.detail.input" not in json.dumps(email)  # the reference only, never the input
     topic = template["Resources"]["ExecutionAlerts"]["Properties"]
     assert [s["Protocol"] for s in topic["Subscription"]] == ["email"]
+    # DEPLOY.md has the topic listed to see whether the address has confirmed its subscription.
+    assert template["Outputs"]["AlertTopicArn"]["Value"] == {"Ref": "ExecutionAlerts"}
     # The whole event goes to the reconcile function, which marks the referral.
     assert mark["Arn"] == {"Fn::GetAtt": ["Reconcile", "Arn"]} and "Input" not in json.dumps(mark)
     permission = template["Resources"]["ExecutionEndedPermission"]["Properties"]
@@ -270,15 +276,79 @@ def test_functions_get_their_settings_from_the_template(template: dict[str, Any]
     # The pathway function checks the staff list too: it sends the sign-in links the web
     # function hands off. Only the web function signs staff sessions.
     assert set(pathway["Environment"]["Variables"]) == settings | {
-        "PHB_REMINDERS_BEFORE_HANDOVER", "PHB_STAFF_EMAILS"}
+        "PHB_REMINDERS_BEFORE_HANDOVER", "PHB_STAFF_EMAILS", "PHB_API_ADDRESS_PARAMETER"}
     staff = {"PHB_STAFF_EMAILS", "PHB_SESSION_SECRET"}
-    assert {name[4:].lower() for name in staff} <= {f.name for f in fields(Settings)}
+    addresses = {"PHB_API_ADDRESS_PARAMETER", "PHB_API_GATEWAY_DOMAIN"}
+    assert {name[4:].lower() for name in staff | addresses} <= {f.name for f in fields(Settings)}
     assert set(api["Environment"]["Variables"]) == settings | staff | {
-        "PHB_STATE_MACHINE_ARN", "PHB_PATHWAY_FUNCTION"}
+        "PHB_STATE_MACHINE_ARN", "PHB_PATHWAY_FUNCTION", "PHB_API_GATEWAY_DOMAIN"}
     assert api["Environment"]["Variables"]["PHB_STATE_MACHINE_ARN"] == {
         "Ref": "PathwayStateMachine"
     }
     assert api["Environment"]["Variables"]["PHB_PATHWAY_FUNCTION"] == {"Ref": "Pathway"}
+
+
+def decided(node: Any, conditions: dict[str, bool]) -> Any:
+    """A template fragment with each Fn::If decided as CloudFormation would, given the
+    conditions' values."""
+    if isinstance(node, dict):
+        if set(node) == {"Fn::If"}:
+            name, if_true, if_false = node["Fn::If"]
+            return decided(if_true if conditions[name] else if_false, conditions)
+        return {key: decided(value, conditions) for key, value in node.items()}
+    if isinstance(node, list):
+        return [decided(item, conditions) for item in node]
+    return node
+
+
+API_ADDRESS = {"Fn::Sub": "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api"}
+
+
+@pytest.mark.parametrize(("public_base_url", "domain_name", "web", "pathway", "public"), [
+    # Neither: one deploy works. The web function takes the address from each request (the
+    # API's id and stage API Gateway puts in it, in this domain); the pathway function, which
+    # has no request, reads the parameter the template fills with the API's address.
+    (False, False, "", "", API_ADDRESS),
+    (False, True, {"Fn::Sub": "https://${DomainName}"}, {"Fn::Sub": "https://${DomainName}"},
+     {"Fn::Sub": "https://${DomainName}"}),
+    (True, True, {"Ref": "PublicBaseUrl"}, {"Ref": "PublicBaseUrl"}, {"Ref": "PublicBaseUrl"}),
+])
+def test_every_function_knows_the_address_links_start_with_in_one_deploy(
+        template: dict[str, Any], public_base_url: bool, domain_name: bool, web: Any,
+        pathway: Any, public: Any) -> None:
+    conditions = {"HasPublicBaseUrl": public_base_url, "HasCustomDomain": domain_name,
+                  "HasAlertEmail": False}
+    # No rule asks for an address before the stack may be created.
+    assert "PublicBaseUrl" not in json.dumps(template.get("Rules", {}))
+    functions = resources_of_type(template, "AWS::Serverless::Function")
+
+    def variables(name: str) -> dict[str, Any]:
+        found: dict[str, Any] = decided(
+            functions[name]["Properties"]["Environment"]["Variables"], conditions)
+        return found
+
+    assert variables("APIHandler")["PHB_PUBLIC_BASE_URL"] == web
+    assert variables("APIHandler")["PHB_API_GATEWAY_DOMAIN"] == {
+        "Fn::Sub": "execute-api.${AWS::Region}.${AWS::URLSuffix}"}
+    assert variables("Pathway")["PHB_PUBLIC_BASE_URL"] == pathway
+    # The reconciler is on no path the API depends on, so it is given the API's address.
+    assert variables("Reconcile")["PHB_PUBLIC_BASE_URL"] == public
+    assert decided(template["Outputs"]["PublicUrl"]["Value"], conditions) == public
+
+    # The pathway function is told the parameter's name, and may read that one parameter.
+    parameter = template["Resources"]["ApiAddress"]["Properties"]
+    assert parameter["Value"] == API_ADDRESS and parameter["Type"] == "String"
+    assert variables("Pathway")["PHB_API_ADDRESS_PARAMETER"] == parameter["Name"]
+    role = template["Resources"][functions["Pathway"]["Properties"]["Role"]["Fn::GetAtt"][0]]
+    [reading] = [statement for statement in policy_statements(role["Properties"]["Policies"])
+                 if "ssm:GetParameter" in statement["Action"]]
+    assert reading["Action"] == "ssm:GetParameter"
+    assert reading["Resource"]["Fn::Sub"].endswith(":parameter" + parameter["Name"]["Fn::Sub"])
+    # The address is Chalice's own EndpointURL output (its stage `api`), without the slash.
+    assert template["Outputs"]["EndpointURL"]["Value"]["Fn::Sub"] == API_ADDRESS[
+        "Fn::Sub"] + "/"
+    [api] = resources_of_type(template, "AWS::Serverless::Api").values()
+    assert api["Properties"]["StageName"] == "api"
 
 
 def test_the_api_stage_throttles_every_method_by_the_stack_parameters(

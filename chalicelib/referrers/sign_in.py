@@ -119,7 +119,7 @@ def send_link_if_referrer(svc: Services, email: str) -> dict[str, str]:
     svc.mailer.send(render_email(
         "referrer_sign_in", to=email, settings=settings,
         subject=f"Sign in to see your referrals to {settings.service_name}",
-        link_url=f"{settings.public_base_url}{sessions.SIGN_IN_PATH}/{link_id}",
+        link_url=f"{settings.base_url}{sessions.SIGN_IN_PATH}/{link_id}",
         minutes=MINUTES, reference="referrer sign-in"))
     return {"sent": "yes"}
 

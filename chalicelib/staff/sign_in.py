@@ -125,7 +125,7 @@ def send_link_if_staff(svc: Services, email: str) -> dict[str, str]:
     link_id = links.issue(svc.store.links, SIGN_IN, email, STAFF_SIGN_IN_LINK_SECONDS)
     svc.mailer.send(render_email(
         "sign_in", to=email, settings=settings, subject=f"Sign in to {settings.service_name}",
-        link_url=f"{settings.public_base_url}/staff/sign-in/{link_id}", minutes=MINUTES,
+        link_url=f"{settings.base_url}/staff/sign-in/{link_id}", minutes=MINUTES,
         reference="staff sign-in"))
     return {"sent": "yes"}
 

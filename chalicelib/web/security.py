@@ -15,6 +15,7 @@ middleware, so a route added later cannot forget it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -60,6 +61,14 @@ def install(app: Any, check_origins: bool = True) -> None:
     add the security headers to every response."""
 
     def secure(request: Request | None, get_response: Callable[[Any], Response]) -> Response:
+        if check_origins and request is not None:
+            # Before anything reads the address: the origin check, the page's links. (A
+            # function refusing to serve has no settings to read; a setting that fails to
+            # read fails the view too, which answers its plain 503.)
+            from chalicelib.config import get_settings, learn_api_address
+
+            with contextlib.suppress(RuntimeError):
+                learn_api_address(get_settings(), request.context)
         return secured(app.routes if check_origins else {}, request, get_response)
 
     app.register_middleware(secure, "http")
@@ -102,7 +111,7 @@ def public_origin() -> str:
     """The public address's origin (`https://phb.example.org`), as browsers send it."""
     from chalicelib.config import get_settings
 
-    ours = urlsplit(get_settings().public_base_url)
+    ours = urlsplit(get_settings().base_url)
     return f"{ours.scheme}://{ours.netloc}".lower()
 
 

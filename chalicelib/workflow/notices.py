@@ -67,7 +67,7 @@ def corrected(address: str, fixed: dict[str, str] | None) -> str:
 
 
 def link_url(settings: Settings, action: str, link_id: str) -> str:
-    return f"{settings.public_base_url}/act/{action}/{link_id}"
+    return f"{settings.base_url}/act/{action}/{link_id}"
 
 
 def send(svc: Services, kind: str, stored: StoredReferral, to: list[str], notice: str,
@@ -90,7 +90,7 @@ def send(svc: Services, kind: str, stored: StoredReferral, to: list[str], notice
         key = f"{kind}:{step or '-'}:{notice}:{address}"
         if referrals.email_already_sent(stored.reference, key):
             continue
-        link = f"{settings.public_base_url}{page}" if page else None
+        link = f"{settings.base_url}{page}" if page else None
         if link_action:
             link_id = links.issue(svc.store.links, link_action, address,
                                   (link_days or settings.link_valid_days) * DAY,
@@ -166,7 +166,7 @@ def acknowledge(svc: Services, stored: StoredReferral, referral: Referral,
     email = render_email(
         "acknowledgement", to=referrer, settings=settings,
         reference=stored.reference, next_step=next_step,
-        status_url=f"{settings.public_base_url}/referrals/{stored.reference}",
+        status_url=f"{settings.base_url}/referrals/{stored.reference}",
         withdraw_url=link_url(settings, "withdraw", withdraw_id),
         amend_url=link_url(settings, "amend", amend_id),
     )

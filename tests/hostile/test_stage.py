@@ -126,7 +126,10 @@ def test_a_function_without_a_known_stage_never_signs_staff_in(
 
 def test_a_deployed_stage_without_a_session_secret_never_uses_the_development_key(
         tmp_path: Path) -> None:
-    report, _ = run_app(tmp_path, {"PHB_STAGE": "dev"})
+    # The address, as a custom domain gives it (chalice.test.Client's requests carry no API
+    # Gateway id to take one from).
+    report, _ = run_app(tmp_path, {"PHB_STAGE": "dev",
+                                   "PHB_PUBLIC_BASE_URL": "https://phb.example.org"})
     answers = report["answers"]
     # The rest of the service works (the refusal is for an unknown stage, not for dev) ...
     assert answers["page"]["status"] == 200

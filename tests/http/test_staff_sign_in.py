@@ -180,7 +180,8 @@ def test_cookie_flags(client: Any) -> None:
 
 
 def test_cookie_is_secure_outside_the_local_stages() -> None:
-    settings = settings_from_environ({"PHB_STAGE": "prod", "PHB_SESSION_SECRET": "s" * 40})
+    settings = settings_from_environ({"PHB_STAGE": "prod", "PHB_SESSION_SECRET": "s" * 40,
+                                      "PHB_PUBLIC_BASE_URL": "https://phb.example.org"})
     assert "; Secure" in staff.set_cookie("v", settings)
     assert "; Secure" in staff.clear_cookie(settings)
 
