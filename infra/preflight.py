@@ -307,17 +307,15 @@ def request_certificate(domain: str, region: str) -> tuple[str, ...]:
 
 def check_certificate(clients: Clients, parameters: dict[str, str], region: str) -> Result:
     """With DomainName: an issued ACM certificate for it, in the region API Gateway reads it
-    from. Without: PublicBaseUrl instead (the template refuses neither)."""
+    from. Without one nothing is needed: the service is at the API's own address (or at
+    PublicBaseUrl, when it is set), and its links are built from it."""
     domain, arn = parameters.get("DomainName", ""), parameters.get("CertificateArn", "")
     needed_in = certificate_region(region)
     if not domain:
-        if parameters.get("PublicBaseUrl"):
-            return Result("Certificate", "PASS",
-                          "No DomainName, so no certificate (the service is at PublicBaseUrl)")
-        return Result("Certificate", "FAIL", "Neither DomainName nor PublicBaseUrl is set",
-                      ("Add DomainName=phb.yourcharity.org.uk and its CertificateArn to PARAMS, "
-                       "or PublicBaseUrl (docs/DEPLOY.md: Without a custom domain).",
-                       *request_certificate("phb.yourcharity.org.uk", needed_in)))
+        where = parameters.get("PublicBaseUrl") or "the API's own address (the stack's " \
+                                                    "PublicUrl output)"
+        return Result("Certificate", "PASS",
+                      f"No DomainName, so no certificate: the service is at {where}")
     if not arn:
         return Result("Certificate", "FAIL", f"DomainName {domain} has no CertificateArn",
                       request_certificate(domain, needed_in))
