@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from chalicelib.domain.identity import StaffMember, parse_staff_list
+
 if TYPE_CHECKING:
     from chalicelib.domain.funding import FundingRules
     from chalicelib.domain.places import SectorTable
@@ -34,6 +36,10 @@ LOCAL_BASE_URL = "http://127.0.0.1:8000"
 # The stages that run on a developer's machine: only these have the outbox of every email, the
 # fault switch and the development key for staff sessions.
 LOCAL_STAGES = ("local", "test")
+# The local and test stages' staff list: two people at example.org (the advisors' notices
+# still go to their shared inbox, phb-advisors@example.org).
+LOCAL_STAFF = (StaffMember(email="amara.nwosu@example.org", name="Amara Nwosu"),
+               StaffMember(email="daniel.price@example.org", name="Daniel Price"))
 DEPLOYED_STAGES = ("dev", "prod")
 
 # Bounds of the whole-number settings: (least, most); None for no limit.
@@ -86,8 +92,12 @@ class Settings:
     # money: each address gets its own action link.
     panel_emails: tuple[str, ...] = ("phb-panel@example.org",)
     advisor_emails: tuple[str, ...] = ("phb-advisors@example.org",)
-    # Who may sign in to the staff console (by an emailed one-time link); unset: the advisors.
-    staff_emails: tuple[str, ...] = ()
+    # Who may sign in to the staff console (by an emailed one-time link): people, each by name
+    # and their own address (`Jo Adeyemi <jo.adeyemi@example.org>`), never the advisors'
+    # shared inbox, because everything done in the console is recorded against who did it.
+    # Unset (None): LOCAL_STAFF in the local and test stages, nobody anywhere else. Read it
+    # as `staff`.
+    staff_emails: tuple[StaffMember, ...] | None = None
     # The key that signs staff session cookies. Unset in the local and test stages: a fixed
     # development key; unset anywhere else: staff sign-in is switched off (503), never unsigned.
     session_secret: str = field(default="", repr=False)
@@ -132,8 +142,10 @@ class Settings:
     population_file: str = field(default=str(POPULATION_FILE))
 
     def __post_init__(self) -> None:
-        if not self.staff_emails:
-            object.__setattr__(self, "staff_emails", tuple(self.advisor_emails))
+        # No fallback to the advisors' addresses: an empty staff list signs nobody in.
+        if self.staff_emails is None:
+            object.__setattr__(self, "staff_emails",
+                               LOCAL_STAFF if self.stage in LOCAL_STAGES else ())
         problems = []
         if self.stage not in STAGES:
             problems.append(f"stage must be one of {', '.join(STAGES)}")
@@ -147,6 +159,11 @@ class Settings:
                             "referrer_signoff_below_pence")
         if problems:
             raise ValueError("; ".join(problems))
+
+    @property
+    def staff(self) -> tuple[StaffMember, ...]:
+        """The staff list: who may sign in to the staff console, each by name and address."""
+        return self.staff_emails or ()
 
     @property
     def is_local(self) -> bool:
@@ -275,6 +292,11 @@ def _parse(name: str, kind: Any, text: str) -> Any:
             return int(text)
         except ValueError:
             raise ValueError(f"{name} must be a whole number, not {text!r}") from None
+    if name == "staff_emails":
+        try:
+            return parse_staff_list(text)
+        except ValueError as exc:
+            raise ValueError(f"staff_emails: {exc}") from None
     if "tuple" in str(kind):
         # Addresses are kept as typed (compared ignoring case); domains are lower case.
         items = [item.strip() for item in text.split(",") if item.strip()]

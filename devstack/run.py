@@ -19,7 +19,10 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from chalicelib.domain.identity import StaffMember
 
 PROJECT = Path(__file__).resolve().parent.parent
 LOCAL_TIMINGS = {
@@ -159,6 +162,17 @@ def start(host: str = "127.0.0.1", port: int = 8000,
                       server, moto, saved)
 
 
+def who_signs_in(staff: tuple[StaffMember, ...]) -> str:
+    """Whom a developer signs in to the staff console as: the staff list's people, each at
+    their own address; or, plainly, that nobody can (the list is never the advisors' inbox)."""
+    if not staff:
+        return ("no staff are listed in PHB_STAFF_EMAILS, so nobody can sign in: set it to "
+                "e.g. 'Jo Adeyemi <jo.adeyemi@example.org>'")
+    people = [f"{member.email} ({member.name})" if member.name else member.email
+              for member in staff]
+    return "sign in as " + " or ".join(people)
+
+
 def reconcile_every(seconds: float) -> None:
     """The reconcile function's schedule, locally: find referrals whose pathway stopped."""
     from chalicelib.bootstrap import services
@@ -190,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         f"\nPHB Pathway is running at {url}\n"
         f"  referral form   {url}/referral\n"
         f"  emails sent     {url}/dev/outbox\n"
-        f"  staff console   {url}/staff/  (sign in as {get_settings().staff_emails[0]})\n"
+        f"  staff console   {url}/staff/  ({who_signs_in(get_settings().staff)})\n"
         f"  API             POST {url}/api/referrals  (schema: {url}/openapi.json)\n"
         f"  AWS (moto)      {local.moto_url}  table {local.table_name}\n"
         "Press Ctrl-C to stop.\n",

@@ -42,7 +42,10 @@ def test_the_local_run_prints_its_address_acknowledges_a_referral_and_stops_on_c
                 break
         url = f"http://127.0.0.1:{port}"
         assert f"PHB Pathway is running at {url}\n" in printed, "".join(printed)
-        assert any(f"{url}/staff/" in line for line in printed)
+        # Whom to sign in as: the local staff list's people, never the advisors' inbox.
+        assert any(f"{url}/staff/  (sign in as amara.nwosu@example.org (Amara Nwosu) or "
+                   "daniel.price@example.org (Daniel Price))" in line for line in printed), \
+            "".join(printed)
 
         request = urllib.request.Request(
             f"{url}/api/referrals", data=json.dumps(make_referral()).encode(), method="POST",
@@ -69,3 +72,10 @@ def test_the_local_run_prints_its_address_acknowledges_a_referral_and_stops_on_c
         again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         again.bind(("127.0.0.1", port))
         again.listen()
+
+
+def test_the_local_run_says_plainly_when_nobody_is_on_the_staff_list() -> None:
+    from devstack.run import who_signs_in
+
+    said = who_signs_in(())
+    assert said.startswith("no staff are listed in PHB_STAFF_EMAILS, so nobody can sign in")

@@ -11,6 +11,7 @@ often the same person's).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from chalicelib.domain import text
 
@@ -96,3 +97,91 @@ def same_name_at_another_nhs_domain(first: str, second: str) -> bool:
 def independent_of(addresses: Iterable[str], referrer: str) -> list[str]:
     """Who of `addresses` may sign off the referrer's request: never their own mailbox."""
     return [address for address in addresses if not same_mailbox(address, referrer)]
+
+
+# --- the staff list ---------------------------------------------------------------------------
+
+STAFF_ENTRY = "a name and the person's own address, like Jo Adeyemi <jo.adeyemi@example.org>"
+MAX_STAFF_NAME = 100
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    """One person on the staff list: the address they sign in with (as `sendable_address` keeps
+    it) and the name the console knows them by ("" when the entry is a bare address)."""
+
+    email: str
+    name: str = ""
+
+    @property
+    def shown(self) -> str:
+        """How the console names them: by name, or by the address when the list gives none."""
+        return self.name or self.email
+
+
+def _entries(text: str) -> list[str]:
+    """The list's entries: split at each comma outside a quoted name, a comment or the angle
+    brackets (`"Clarke, Sam" <sam.clarke@example.org>` is one entry)."""
+    entries: list[str] = []
+    current: list[str] = []
+    quoted, depth, escaped = False, 0, False
+    for char in text:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif not quoted and char in "(<":
+            depth += 1
+        elif not quoted and char in ")>":
+            depth = max(depth - 1, 0)
+        elif char == "," and not quoted and depth == 0:
+            entries.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    entries.append("".join(current))
+    return [entry.strip() for entry in entries if entry.strip()]
+
+
+def staff_member_of(entry: str) -> StaffMember:
+    """One entry of the staff list (`Jo Adeyemi <jo.adeyemi@example.org>`, or a bare address),
+    parsed by the standard library's `email.utils.getaddresses` and its address checked as
+    every address is (`sendable_address`); ValueError saying what is wrong with it."""
+    from email.utils import getaddresses
+
+    shown = f"the entry {entry[:80]!r}"
+    not_an_entry = ValueError(f"{shown} is not {STAFF_ENTRY} (a name with a comma in it goes "
+                              'in double quotes: "Clarke, Sam" <sam.clarke@example.org>)')
+    parsed = getaddresses([entry])
+    if len(parsed) != 1 or not parsed[0][1]:
+        raise not_an_entry
+    name, address = parsed[0]
+    try:
+        email = sendable_address(address)
+    except text.Refused as refused:
+        if not name:  # "Jo Adeyemi jo@…" (no brackets) reads as one address with spaces
+            raise not_an_entry from None
+        raise ValueError(f"{shown}: its address {refused.message}") from None
+    try:
+        name = text.clean_name(name) if name.strip() else ""
+    except text.Refused as refused:
+        raise ValueError(f"{shown}: its name {refused.message}") from None
+    if len(name) > MAX_STAFF_NAME:
+        raise ValueError(f"{shown}: its name must be {MAX_STAFF_NAME} characters or fewer")
+    return StaffMember(email=email, name=" ".join(name.split()))
+
+
+def parse_staff_list(listed: str) -> tuple[StaffMember, ...]:
+    """The staff list as configured: comma-separated entries, each a person's name and their
+    own address; ValueError naming the first entry that is not one, or an address listed
+    twice (the console names each address one way)."""
+    members: list[StaffMember] = []
+    for entry in _entries(listed):
+        member = staff_member_of(entry)
+        if find_address(member.email, (m.email for m in members)) is not None:
+            raise ValueError(f"the entry {entry[:80]!r}: its address {member.email} is listed "
+                             "twice")
+        members.append(member)
+    return tuple(members)

@@ -20,5 +20,5 @@ def assign(svc: Services, session: StaffSession, stored: StoredReferral,
     member = staff_member(chosen, svc.settings)
     if member is None:
         return [FieldError("assign_to", "Choose someone on the staff list")]
-    svc.store.referrals.assign(stored, member, session.email)
+    svc.store.referrals.assign(stored, member.email, session.email)
     return []

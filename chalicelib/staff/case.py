@@ -141,16 +141,19 @@ def _case_page(svc: Services, session: StaffSession, stored: StoredReferral, sta
     referral = load_stored(stored.answers) if stored.answers else None
     step, waits_for = waiting_for(svc, stored)
     emails = referrals.emails_sent(stored.reference)
+    history = referrals.history(stored.reference)
+    # Staff by the staff list's names, here as in the timeline ("Amara Nwosu, PHB advisor").
+    people = People(referral, svc.settings, history)
     return page(
         "staff/case.html", status=status, session=session, title=stored.reference,
         stored=stored, referral=referral,
         flags=decided_flags(svc, stored, referral) if referral else [],
         money=money_view(stored) if referral else {},
         basis=stored.basis or {}, related=related(svc, stored, referral) if referral else [],
-        timeline=timeline(referrals.history(stored.reference), referral, svc.settings),
+        timeline=timeline(history, referral, svc.settings),
         waits_on=[f"{named} ({address})" if named != address else address
-                  for address in waits_for
-                  for named in (People(referral, svc.settings).name(address),)],
+                  for address in waits_for for named in (people.name(address),)],
+        assigned_to=people.name(stored.assigned_to) if stored.assigned_to else "",
         emails=emails, undelivered=delivery.undelivered_requests(emails, stored),
         delivery_labels=codes.DELIVERY_STATUSES, bounce_labels=codes.BOUNCE_TYPES,
         outcomes=UNDELIVERED_OUTCOMES,

@@ -34,6 +34,7 @@ from chalicelib.web.responses import page, redirect
 if TYPE_CHECKING:
     from chalicelib.bootstrap import Services
     from chalicelib.config import Settings
+    from chalicelib.domain.identity import StaffMember
 
 COOKIE = "phb_staff"
 # Only for the local and test stages, where nothing real is behind the console.
@@ -132,13 +133,14 @@ def clear_cookie(settings: Settings) -> str:
 # --- who is staff ----------------------------------------------------------------------------
 
 
-def staff_member(email: str, settings: Settings) -> str | None:
-    """The staff list's entry for `email` (however either is typed), or None. Every entry is
-    compared, so the time taken does not say which one matched."""
+def staff_member(email: str, settings: Settings) -> StaffMember | None:
+    """The staff list's person with the address `email` (however either is typed), or None:
+    only the list's people sign in, never an address because it gets the advisors' notices.
+    Every entry is compared, so the time taken does not say which one matched."""
     wanted = address_key(email).encode()
     found = None
-    for known in settings.staff_emails:
-        if hmac.compare_digest(wanted, address_key(known).encode()):
+    for known in settings.staff:
+        if hmac.compare_digest(wanted, address_key(known.email).encode()):
             found = known
     return found
 

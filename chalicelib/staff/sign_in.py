@@ -1,12 +1,12 @@
 """Signing in to the staff console by a one-time emailed link.
 
-A person types their email; if it is on the staff list (`PHB_STAFF_EMAILS`) they are emailed a
-link that works once, for 15 minutes (the same one-time links as the action links'), at most
-`PHB_SIGN_IN_LINKS_CAP` in 15 minutes. The page answers the same, in the same time, whether or
-not the address is on the list: the request only hands the address to the pathway function,
-which checks it and sends the link a moment later. Opening the link only shows a
-"Sign in" button (mail scanners fetch links); its POST uses the link up and sets the session
-cookie (`sessions.py`).
+A person types their own email; if it is on the staff list (`PHB_STAFF_EMAILS`: people, each by
+name and their own address) they are emailed a link that works once, for 15 minutes (the same
+one-time links as the action links'), at most `PHB_SIGN_IN_LINKS_CAP` in 15 minutes. The page
+answers the same, in the same time, whether or not the address is on the list: the request only
+hands the address to the pathway function, which checks it and sends the link a moment later.
+Opening the link only shows a "Sign in" button (mail scanners fetch links); its POST uses the
+link up and sets the session cookie (`sessions.py`).
 """
 
 from __future__ import annotations
@@ -116,12 +116,12 @@ def send_link_if_staff(svc: Services, email: str) -> dict[str, str]:
     member = staff_member(email, settings)
     if member is None:
         return {"sent": "no"}
-    if not svc.store.caps.take("sign_in", member, settings.sign_in_links_cap,
+    if not svc.store.caps.take("sign_in", member.email, settings.sign_in_links_cap,
                                SIGN_IN_CAP_SECONDS, int(time.time())):
         log.warning("A sign-in link was held back: the address had %d in 15 minutes",
                     settings.sign_in_links_cap)
         return {"sent": "held back"}
-    email = member
+    email = member.email
     link_id = links.issue(svc.store.links, SIGN_IN, email, STAFF_SIGN_IN_LINK_SECONDS)
     svc.mailer.send(render_email(
         "sign_in", to=email, settings=settings, subject=f"Sign in to {settings.service_name}",
@@ -158,7 +158,7 @@ def use_link(svc: Services, link_id: str) -> Response:
         return _problem(LinkProblem(403, "You cannot sign in",
                                     "This address is no longer on the staff list."))
     # The history names each person as the staff list does, whatever they typed to sign in.
-    session = new_session(member)
+    session = new_session(member.email)
     svc.store.sessions.start(sha256(session.csrf), session.email, session.expires)
     cookie = encode_session(session, secret)
     return redirect("/staff/", headers={"Set-Cookie": set_cookie(cookie, settings)})

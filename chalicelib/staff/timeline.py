@@ -62,13 +62,21 @@ class Line:
 @dataclass(frozen=True)
 class Timeline:
     lines: list[Line]
-    viewed: list[str]  # "phb-advisors@example.org (3 times, last 1 Dec 2026, 07:42)"
+    viewed: list[str]  # "Amara Nwosu, PHB advisor (3 times, last 1 Dec 2026, 07:42)"
+
+
+# What only the staff console records: whoever these name is, or was, on the staff list.
+STAFF_ONLY = ("viewed", "note_added", "assigned", "subject_access_export")
 
 
 class People:
-    """Names the addresses a referral's history holds by who they are to it."""
+    """Names the addresses a referral's history holds by who they are to it: its referrer,
+    manager and person, the staff list's people by name ("Amara Nwosu, PHB advisor"), the
+    panel's and the advisors' (shared) addresses; an address the history shows was staff's but
+    is not on the staff list now (someone who left) as the address with "(staff)"."""
 
-    def __init__(self, referral: Referral | None, settings: Settings) -> None:
+    def __init__(self, referral: Referral | None, settings: Settings,
+                 events: list[Event] | None = None) -> None:
         self.known: list[tuple[str, str]] = []
         if referral is not None:
             self.known.append((referral.referrer.email, f"{referral.referrer.name}, referrer"))
@@ -77,8 +85,16 @@ class People:
                 self.known.append((manager.email, f"{manager.name}, approving manager"))
             if referral.person.email:
                 self.known.append((referral.person.email, "the person"))
+        self.known += [(m.email, f"{m.name}, {ROLES['advisor']}" if m.name
+                        else f"{m.email} ({ROLES['advisor']})") for m in settings.staff]
         self.known += [(a, f"{a} (PHB Oversight Panel)") for a in settings.panel_emails]
         self.known += [(a, f"{a} (PHB advisors)") for a in settings.advisor_emails]
+        for event in events or ():
+            if event.what in STAFF_ONLY:
+                assignee = str(event.detail.get("to", "")) if event.what == "assigned" else ""
+                for address in (event.who, assignee):
+                    if "@" in address:
+                        self.known.append((address, f"{address} (staff)"))
 
     def name(self, who: str) -> str:
         if who in ("system", ""):
@@ -93,7 +109,7 @@ class People:
 
 def timeline(events: list[Event], referral: Referral | None, settings: Settings) -> Timeline:
     """The history, oldest first, in words; the page views folded per viewer."""
-    people = People(referral, settings)
+    people = People(referral, settings, events)
     lines: list[Line] = []
     views: dict[str, tuple[int, str]] = {}
     for event in events:
@@ -103,8 +119,8 @@ def timeline(events: list[Event], referral: Referral | None, settings: Settings)
             continue
         text, details = describe(event, people)
         lines.append(Line(date_time(event.at), text, details))
-    viewed = [f"{who} ({count} time{'s' if count != 1 else ''}, last {date_time(last)})"
-              for who, (count, last) in views.items()]
+    viewed = [f"{people.name(who)} ({count} time{'s' if count != 1 else ''}, "
+              f"last {date_time(last)})" for who, (count, last) in views.items()]
     return Timeline(lines, viewed)
 
 
@@ -169,7 +185,8 @@ def _intake(who: str, detail: dict[str, Any], people: People) -> tuple[str, list
 def _decided(verb: str) -> Callable[[str, dict[str, Any], People], tuple[str, list[str]]]:
     def say(who: str, detail: dict[str, Any], people: People) -> tuple[str, list[str]]:
         role = _role(detail.get("step"))
-        by = who if not role or role in who else f"{who} ({role})"
+        # A name that already says who they are (in words or in brackets) gets no second role.
+        by = who if not role or role in who or who.endswith(")") else f"{who} ({role})"
         details = []
         if _pounds(detail, "approved_pence"):
             details.append(f"Approved: {_pounds(detail, 'approved_pence')}")

@@ -503,7 +503,7 @@ class AdvisorJourney:
     base_url: str
     reference: str
     seen: Seen = lambda page, name: None
-    email: str = "phb-advisors@example.org"
+    email: str = "amara.nwosu@example.org"  # a person on the local staff list
     pages: list[str] = field(default_factory=list)
 
     def arrive(self, name: str, title: str | re.Pattern[str]) -> None:

@@ -225,7 +225,7 @@ def test_a_form_on_another_site_cannot_post_to_the_service(
     evil = "http://another-site.test/"
     forms = (
         f'<form method="post" action="{local_stack.url}/staff/sign-in">'
-        '<input name="email" value="phb-advisors@example.org">'
+        '<input name="email" value="amara.nwosu@example.org">'
         '<button id="sign-in">Sign in</button></form>'
         f'<form method="post" action="{local_stack.url}/referral/start">'
         '<button id="start">Start</button></form>')

@@ -24,7 +24,7 @@ from devstack.outbox import sent_emails
 from tests.factories import make_referral, unique_person
 from tests.hostile.test_free_text import form, post_api
 
-STAFF = "phb-advisors@example.org"
+STAFF = "amara.nwosu@example.org"  # a person on the test stage's staff list
 
 
 def sign_in_emails(svc: Services, to: str = STAFF) -> list[Any]:

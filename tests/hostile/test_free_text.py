@@ -80,7 +80,7 @@ def form(client: Any, path: str, fields: dict[str, str], cookie: str = "") -> An
         **({"Cookie": cookie} if cookie else {})})
 
 
-def sign_in(svc: Services, client: Any, email: str = "phb-advisors@example.org") -> str:
+def sign_in(svc: Services, client: Any, email: str = "amara.nwosu@example.org") -> str:
     """Sign in to the staff console through the emailed link; the Cookie header to send."""
     # Every generated example signs in on the same store: its sign-in cap (proven in
     # tests/hostile/test_email_caps.py) is not what this test is about.

@@ -65,7 +65,7 @@ def body_for(path: str) -> tuple[str, str]:
     if path == "/dev/faults":
         return "application/json", json.dumps({"operation": "SendRawEmail",
                                                "error": "MessageRejected"})
-    return "application/x-www-form-urlencoded", urlencode({"email": "phb-advisors@example.org"})
+    return "application/x-www-form-urlencoded", urlencode({"email": "amara.nwosu@example.org"})
 
 
 def snapshot(svc: Services) -> tuple[int, int, int]:

@@ -29,7 +29,7 @@ from chalice.test import Client
 import app
 from chalicelib.staff import sessions
 
-forged = sessions.encode_session(sessions.new_session("phb-advisors@example.org"),
+forged = sessions.encode_session(sessions.new_session("amara.nwosu@example.org"),
                                  sessions.DEVELOPMENT_SECRET.encode())
 answers = {}
 # project_dir has no .chalice/config.json: the client adds no stage variables of its own.

@@ -18,7 +18,7 @@ from tests.usecases.drive import emails_to, request, submit
 
 PRIYA = "priya.shah@nhs.net"
 SAM = "sam.okafor@nhs.net"
-STAFF = "phb-advisors@example.org"
+STAFF = "daniel.price@example.org"  # a person on the test stage's staff list
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 SIGN_IN_ROUTES = {"/my-referrals/sign-in", "/my-referrals/sign-in/{link_id}"}
 

@@ -17,7 +17,7 @@ from chalicelib.config import get_settings
 from chalicelib.domain.ports import Referrals
 from tests.conftest import services, wait_for, wait_for_acknowledgement, wait_for_execution
 from tests.factories import NHS_NUMBER, another_person, in_borough, make_referral
-from tests.http.test_staff_sign_in import STAFF, body, csrf_of, get, sign_in
+from tests.http.test_staff_sign_in import STAFF, STAFF_NAME, body, csrf_of, get, sign_in
 from tests.pathway_helpers import link_path, post_form, wait_for_email
 
 REFERRER = "sam.okafor@nhs.net"
@@ -150,12 +150,36 @@ def test_a_case_is_assigned_and_listed_under_assigned_to_me(
     assert assigned.status_code == 303, body(assigned)
     page = body(staff.get(assigned.headers["Location"]))
     assert "The case has been assigned." in page
-    assert f"Assigned to {STAFF} (PHB advisors) by {STAFF} (PHB advisors)" in page
+    assert f"Assigned to {STAFF_NAME}, PHB advisor by {STAFF_NAME}, PHB advisor" in page
     assert references_on(staff.get("/staff/?view=mine%3A")) == [four["manager"]]
     # Only someone on the staff list can have a case.
     refused = staff.act(four["fast"], "assign", {"assign_to": "someone@nhs.net"})
     assert refused.status_code == 422 and "Choose someone on the staff list" in body(refused)
     assert references_on(staff.get("/staff/?view=mine%3A")) == [four["manager"]]
+
+
+def assigned_to(page: str) -> str:
+    """The case summary's "Assigned to" value."""
+    found = re.search(r">\s*Assigned to\s*</dt>\s*<dd[^>]*>\s*(.*?)\s*</dd>", page, re.S)
+    assert found, "no Assigned to row"
+    return found.group(1)
+
+
+def test_the_assign_choice_lists_the_staff_list_by_name(
+        staff: Staff, four: dict[str, str]) -> None:
+    page = body(staff.get(f"/staff/referrals/{four['manager']}"))
+    [choice] = re.findall(r'<select[^>]*name="assign_to".*?</select>', page, re.S)
+    options = re.findall(r'<option value="([^"]+)"( selected)?>([^<]+)</option>', choice)
+    # Each person by name (the one signed in chosen and marked), never the advisors' inbox.
+    assert options == [(STAFF, " selected", f"{STAFF_NAME} (you)"),
+                       ("daniel.price@example.org", "", "Daniel Price")]
+    assert assigned_to(page) == "Nobody yet"
+    assigned = staff.act(four["manager"], "assign", {"assign_to": "daniel.price@example.org"})
+    assert assigned.status_code == 303, body(assigned)
+    page = body(staff.get(assigned.headers["Location"]))
+    assert assigned_to(page) == "Daniel Price, PHB advisor"
+    assert f"Assigned to Daniel Price, PHB advisor by {STAFF_NAME}, PHB advisor" in page
+    assert store().get(four["manager"]).assigned_to == "daniel.price@example.org"
 
 
 def test_overdue_lists_referrals_waiting_past_their_reminder_time(

@@ -28,6 +28,7 @@ from tests.integration.test_people_and_changes import (  # noqa: F401 (a fixture
     APPROVE,
     GYM,
     PANEL,
+    STAFF,
     act,
     advisor_session,
     mixed_case_settings,
@@ -130,7 +131,7 @@ def test_a_mistyped_managers_address_is_corrected_and_the_request_sent_to_it(
     wait_for_status(reference, "approved")
     [event] = [e for e in store().history(reference) if e.what == "address_corrected"]
     assert (event.detail["before"], event.detail["after"], event.who) == (
-        "priya.shha@nhs.net", MANAGER, ADVISORS)
+        "priya.shha@nhs.net", MANAGER, STAFF)
 
 
 @pytest.fixture

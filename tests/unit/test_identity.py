@@ -92,3 +92,68 @@ def test_the_basis_says_why_in_words() -> None:
     assert words == "£200 now + £200 approved on 3 Nov 2026 = £400: the approving manager " \
                     "signs off"
     assert basis().words("the referrer") == "£200: the referrer signs off"
+
+
+# --- the staff list ---------------------------------------------------------------------------
+
+
+def test_a_staff_list_of_named_people_parses_each_to_its_name_and_address() -> None:
+    listed = ('Jo Adeyemi <jo.adeyemi@example.org>, "Clarke, Sam" <Sam.Clarke@EXAMPLE.org>,'
+              ' bare@example.org')
+    assert identity.parse_staff_list(listed) == (
+        identity.StaffMember("jo.adeyemi@example.org", "Jo Adeyemi"),
+        # The address as every address is kept: its domain in lower case.
+        identity.StaffMember("Sam.Clarke@example.org", "Clarke, Sam"),
+        # A bare address (an existing stack's list) is still a member, shown as the address.
+        identity.StaffMember("bare@example.org", ""),
+    )
+    assert [m.shown for m in identity.parse_staff_list(listed)] == [
+        "Jo Adeyemi", "Clarke, Sam", "bare@example.org"]
+
+
+def test_a_listed_address_matches_however_either_is_typed() -> None:
+    from chalicelib.config import Settings
+    from chalicelib.staff.sessions import staff_member
+
+    settings = Settings(stage="prod", staff_emails=identity.parse_staff_list(
+        "Jo Adeyemi <Jo.Adeyemi@Example.org>"))
+    for typed in ("jo.adeyemi@example.org", "JO.ADEYEMI@EXAMPLE.ORG", " Jo.Adeyemi@example.org"):
+        assert staff_member(typed, settings) == identity.StaffMember(
+            "Jo.Adeyemi@example.org", "Jo Adeyemi")
+    assert staff_member("jo.adeyemi+x@example.org", settings) is None
+
+
+@pytest.mark.parametrize("entry", [
+    "Jo Adeyemi jo.adeyemi@example.org",  # no angle brackets
+    "Jo Adeyemi <jo.adeyemi@example>",  # not an address mail can reach
+    "Jo Adeyemi <jo.adeyemi@example.org> <sam@example.org>",
+    "Jo Adeyemi",
+    "Jo\u200b Adeyemi <jo.adeyemi@example.org>",  # an invisible character in the name
+    "1234 <jo.adeyemi@example.org>",  # no name
+    "Jo Adeyemi <jo.adeyemi@example.org>, JO.ADEYEMI@example.org",  # one address twice
+])
+def test_a_bad_entry_stops_the_settings_naming_it(entry: str) -> None:
+    from chalicelib.config import settings_from_environ
+
+    listed = f"Kiran Shah <kiran.shah@example.org>, {entry}"
+    with pytest.raises(RuntimeError) as refused:
+        settings_from_environ({"PHB_STAGE": "prod", "PHB_STAFF_EMAILS": listed})
+    message = str(refused.value)
+    assert message.startswith("Invalid configuration (PHB_STAFF_EMAILS): ")
+    named = entry.rpartition(", ")[2] if "twice" in message else entry
+    assert repr(named) in message, message
+    assert "kiran.shah" not in message  # the good entry is not the one named
+
+
+def test_the_staff_list_never_falls_back_to_the_advisors_inbox() -> None:
+    from chalicelib.config import LOCAL_STAFF, settings_from_environ
+
+    for stage in ("dev", "prod"):  # CloudFormation passes an unset parameter as ""
+        deployed = settings_from_environ({"PHB_STAGE": stage, "PHB_STAFF_EMAILS": ""})
+        assert deployed.staff == () and deployed.advisor_emails
+    local = settings_from_environ({"PHB_STAGE": "local"})
+    assert local.staff == LOCAL_STAFF and len(LOCAL_STAFF) == 2
+    assert all(m.name and m.email.endswith("@example.org") for m in LOCAL_STAFF)
+    assert not set(local.advisor_emails) & {m.email for m in LOCAL_STAFF}
+    # Set and empty: nobody, even locally.
+    assert settings_from_environ({"PHB_STAGE": "local", "PHB_STAFF_EMAILS": " , "}).staff == ()

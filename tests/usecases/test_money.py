@@ -22,6 +22,7 @@ from tests.usecases.drive import emails_to, link_of, request, submit
 
 REFERRER = "sam.okafor@nhs.net"
 ADVISORS = "phb-advisors@example.org"
+STAFF = "amara.nwosu@example.org"  # a person on the test stage's staff list
 GYM = {"description": "Gym membership", "category": "membership", "supplier": "Better",
        "cost_pence": 8499, "recurrence": "one_off"}
 DATA = {"description": "SIM only data plan", "category": "smartphone_data",
@@ -197,7 +198,7 @@ def _staff_cookie(svc: Services, client: Any) -> str:
     # tests/hostile/test_email_caps.py) is not what this test is about.
     svc.store.caps.forget()  # type: ignore[attr-defined]
     form = {"Content-Type": "application/x-www-form-urlencoded"}
-    client.http.post("/staff/sign-in", body=urlencode({"email": ADVISORS}), headers=form)
+    client.http.post("/staff/sign-in", body=urlencode({"email": STAFF}), headers=form)
     sent = [e for e in svc.mailer.sent if e.kind == "sign_in"]  # type: ignore[attr-defined]
     link_id = sent[-1].text.split("/staff/sign-in/", 1)[1].split()[0]
     response = client.http.post(f"/staff/sign-in/{link_id}", body="", headers=form)
