@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from chalicelib.domain.identity import StaffMember, parse_staff_list
+from chalicelib.domain.identity import StaffMember, parse_staff_list, plain_address
 
 if TYPE_CHECKING:
     from chalicelib.domain.funding import FundingRules
@@ -294,7 +294,8 @@ def _parse(name: str, kind: Any, text: str) -> Any:
             raise ValueError(f"{name} must be a whole number, not {text!r}") from None
     if name == "staff_emails":
         try:
-            return parse_staff_list(text)
+            # Each address's shape only: the full check is make deploy's (plain_address).
+            return parse_staff_list(text, plain_address)
         except ValueError as exc:
             raise ValueError(f"staff_emails: {exc}") from None
     if "tuple" in str(kind):

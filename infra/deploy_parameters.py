@@ -48,8 +48,28 @@ def parse(text: str, parameters: dict[str, Any]) -> list[tuple[str, str]]:
                              f"template{hint} (see docs/DEPLOY.md)")
         if name in (given for given, _ in pairs):
             raise SystemExit(f"ERROR: PARAMS sets {name} twice")
+        if name == "StaffEmails" and value.strip():
+            _check_staff_list(value)
         pairs.append((name, value))
     return pairs
+
+
+def _check_staff_list(value: str) -> None:
+    """Every entry of StaffEmails in full, as every address is checked (`sendable_address`):
+    the functions check only each address's shape when they start, to keep cold starts cheap."""
+    sys.path.insert(0, str(TEMPLATE.parent.parent))
+    from chalicelib.domain.identity import parse_staff_list, plain_address
+
+    try:
+        members = parse_staff_list(value)
+    except ValueError as problem:
+        raise SystemExit(f"ERROR: StaffEmails: {problem}") from None
+    try:
+        parse_staff_list(value, plain_address)
+    except ValueError:
+        # An internationalised domain: the functions take it in the ASCII form mail goes to.
+        raise SystemExit("ERROR: StaffEmails: write each address in its ASCII form: "
+                         + ", ".join(member.email for member in members)) from None
 
 
 def summary(pairs: list[tuple[str, str]], parameters: dict[str, Any]) -> str:

@@ -10,7 +10,8 @@ often the same person's).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from chalicelib.domain import text
@@ -145,10 +146,26 @@ def _entries(text: str) -> list[str]:
     return [entry.strip() for entry in entries if entry.strip()]
 
 
-def staff_member_of(entry: str) -> StaffMember:
+_PLAIN_ADDRESS = re.compile(r"[!-~]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+
+
+def plain_address(typed: str) -> str:
+    """An address of the shape every address has (ASCII, one @, a dotted domain), checked
+    without email_validator: the staff list is read at every cold start, and that import
+    (with idna and dnspython) costs more than the rest of it. `make deploy` and `make
+    preflight` check each address fully (`sendable_address`) before it reaches a stack."""
+    address = typed.strip()
+    if not _PLAIN_ADDRESS.fullmatch(address) or address.count("@") != 1:
+        raise text.Refused("email", FORMAT)
+    local, _, domain = address.partition("@")
+    return f"{local}@{domain.lower()}"  # kept as sendable_address keeps it
+
+
+def staff_member_of(entry: str,
+                    check_address: Callable[[str], str] = sendable_address) -> StaffMember:
     """One entry of the staff list (`Jo Adeyemi <jo.adeyemi@example.org>`, or a bare address),
-    parsed by the standard library's `email.utils.getaddresses` and its address checked as
-    every address is (`sendable_address`); ValueError saying what is wrong with it."""
+    parsed by the standard library's `email.utils.getaddresses` and its address checked by
+    `check_address` (as every address is, by default); ValueError saying what is wrong."""
     from email.utils import getaddresses
 
     shown = f"the entry {entry[:80]!r}"
@@ -159,7 +176,7 @@ def staff_member_of(entry: str) -> StaffMember:
         raise not_an_entry
     name, address = parsed[0]
     try:
-        email = sendable_address(address)
+        email = check_address(address)
     except text.Refused as refused:
         if not name:  # "Jo Adeyemi jo@…" (no brackets) reads as one address with spaces
             raise not_an_entry from None
@@ -173,13 +190,14 @@ def staff_member_of(entry: str) -> StaffMember:
     return StaffMember(email=email, name=" ".join(name.split()))
 
 
-def parse_staff_list(listed: str) -> tuple[StaffMember, ...]:
+def parse_staff_list(listed: str, check_address: Callable[[str], str] = sendable_address
+                     ) -> tuple[StaffMember, ...]:
     """The staff list as configured: comma-separated entries, each a person's name and their
     own address; ValueError naming the first entry that is not one, or an address listed
     twice (the console names each address one way)."""
     members: list[StaffMember] = []
     for entry in _entries(listed):
-        member = staff_member_of(entry)
+        member = staff_member_of(entry, check_address)
         if find_address(member.email, (m.email for m in members)) is not None:
             raise ValueError(f"the entry {entry[:80]!r}: its address {member.email} is listed "
                              "twice")

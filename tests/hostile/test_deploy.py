@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 SECRET = "kn0wn-Session-Secret-for-this-test-only-5f3a9c"
 
@@ -85,3 +87,19 @@ def test_a_mistyped_parameter_stops_make_deploy_before_anything_is_built(
     assert "did you mean SessionSecret?" in result.stderr
     assert [call["argv"] for call in calls] == [["--version"]]
     assert "true --no-print-directory package" not in result.stdout
+
+
+@pytest.mark.parametrize(("staff", "said"), [
+    ('"Jo Adeyemi jo.adeyemi@example.org"', "is not a name and the person's own address"),
+    ('"Jo Adeyemi <jo.adeyemi@example>"', "its address must be an email address"),
+    ('"Jo <jo@exämple.org>"', "write each address in its ASCII form: jo@xn--exmple-cua.org"),
+])
+def test_a_staff_list_the_functions_would_refuse_stops_make_deploy(
+        tmp_path: Path, staff: str, said: str) -> None:
+    """Checked in full before anything is built (the functions check only each address's
+    shape when they start, to keep cold starts cheap)."""
+    result, calls = make_deploy(tmp_path, f"StaffEmails={staff} SessionSecret={SECRET}")
+    assert result.returncode != 0
+    assert said in result.stderr
+    assert SECRET not in result.stdout + result.stderr
+    assert [call["argv"] for call in calls] == [["--version"]]

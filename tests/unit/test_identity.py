@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from chalicelib.domain import identity, person
+from chalicelib.domain import identity, person, text
 
 
 @pytest.mark.parametrize("typed", ["Priya.Shah@NHS.net", "priya.shah@nhs.net",
@@ -157,3 +157,18 @@ def test_the_staff_list_never_falls_back_to_the_advisors_inbox() -> None:
     assert not set(local.advisor_emails) & {m.email for m in LOCAL_STAFF}
     # Set and empty: nobody, even locally.
     assert settings_from_environ({"PHB_STAGE": "local", "PHB_STAFF_EMAILS": " , "}).staff == ()
+
+
+@pytest.mark.parametrize("typed", ["Jo.Adeyemi@Example.org", "sam+phb@nhs.net",
+                                   "a.b-c@sub.trust.nhs.uk", "x@y.org"])
+def test_the_staff_lists_quick_check_keeps_an_address_as_the_full_one_does(typed: str) -> None:
+    """The functions check the staff list's addresses by shape at each cold start; make
+    deploy checks them in full: an address both accept is kept the same way by both."""
+    assert identity.plain_address(typed) == identity.sendable_address(typed)
+
+
+@pytest.mark.parametrize("typed", ["jo", "jo@example", "jo@@example.org", "jo@exämple.org",
+                                   "j o@example.org", "jo@example..org"])
+def test_the_staff_lists_quick_check_refuses_what_is_no_address(typed: str) -> None:
+    with pytest.raises(text.Refused):
+        identity.plain_address(typed)
