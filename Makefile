@@ -98,6 +98,7 @@ package: $(STAMP)
 	  echo "ERROR: chalice could not get Lambda-compatible (manylinux) wheels, see above" >&2; exit 1; fi
 	$(PY) infra/check_package.py $(OUT)/deployment.zip $(OUT)/sam.json requirements.txt
 	$(VENV)/bin/cfn-lint $(OUT)/sam.json --regions $(AWS_DEFAULT_REGION)
+	$(PY) infra/rehearsal.py $(OUT)/sam.json build/translated.json
 
 # PARAMS (the stack's parameters, SessionSecret among them) reaches the recipe only through the
 # environment, never its text: make echoes a recipe's lines and `ps` shows its shell's. The aws
