@@ -13,7 +13,7 @@ PORT ?= 8000
 STAGE ?= dev
 OUT := out
 
-.PHONY: help run test check lint package deploy clean bench screens browser asl faults
+.PHONY: help run test check lint package deploy clean bench screens browser asl asl-check faults
 
 help:
 	@echo "make run      run the whole system locally on http://$(HOST):$(PORT) (no AWS account needed)"
@@ -49,9 +49,29 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 # The whole suite: everything `check` runs, and the slower proofs (moto executing the state
-# machine, generated and hostile requests, the browser journeys, the package, `make run`).
-test: lint browser
+# machine, generated and hostile requests, the browser journeys, the package and its deploy
+# rehearsal, the ASL against Step Functions' rules, `make run`).
+test: lint browser asl-check
 	$(PY) -m pytest
+
+# asl-validator, pinned in package-lock.json, installed into node_modules/ by npm ci (again
+# whenever the lock changes). Node.js and npm are the machine's; Debian's are installed when
+# missing and we are root.
+NODE_STAMP := node_modules/.installed-$(shell cat package-lock.json | sha1sum | cut -c1-12)
+$(NODE_STAMP): package.json package-lock.json
+	@if ! command -v npm >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's nodejs and npm for the ASL check"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	  else echo "ERROR: the ASL check needs Node.js and npm (e.g. 'apt install nodejs npm')" >&2; exit 1; fi; \
+	fi
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The state machine against Step Functions' own rules (asl-validator); the tests also check
+# the definition as deployed, its function's ARN substituted (tests/test_asl.py).
+asl-check: $(NODE_STAMP)
+	node_modules/.bin/asl-validator --json-path infra/pathway.asl.json
 
 # The fast tier, to run while working (under 3 minutes): no browser, no package, no
 # generated-request fuzzing, no long pathway walks.
