@@ -19,6 +19,10 @@ TABLE_NAME = "phb-pathway-local"
 STATE_MACHINE_NAME = "phb-pathway-local"
 PATHWAY_FUNCTION = "phb-pathway-local-pathway"
 SENDER = "phb-pathway@example.org"
+# The local stack stands in for a deployed stack of this name: its configuration set is the
+# template's (`${AWS::StackName}-email`).
+STACK_NAME = "phb-pathway-local"
+CONFIGURATION_SET = f"{STACK_NAME}-email"
 
 MOTO_CONFIG = lambdas.MOTO_CONFIG
 
@@ -33,6 +37,9 @@ def base_environment(public_base_url: str) -> dict[str, str]:
         "AWS_REGION": REGION,
         "PHB_TABLE_NAME": TABLE_NAME,
         "PHB_SENDER_EMAIL": SENDER,
+        # Every email names the configuration set, as deployed (SES checks it as a resource of
+        # its own, and refuses one that does not exist).
+        "PHB_SES_CONFIGURATION_SET": CONFIGURATION_SET,
         "PHB_PUBLIC_BASE_URL": public_base_url,
         # What a request hands off (a staff sign-in link) runs in the pathway function.
         "PHB_PATHWAY_FUNCTION": PATHWAY_FUNCTION,
@@ -76,7 +83,10 @@ def create(handler: Any) -> Stack:
         TableName=TABLE_NAME,
         TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
     )
-    boto3.client("ses", region_name=REGION).verify_email_identity(EmailAddress=SENDER)
+    ses = boto3.client("ses", region_name=REGION)
+    ses.verify_email_identity(EmailAddress=SENDER)
+    with contextlib.suppress(ses.exceptions.ConfigurationSetAlreadyExistsException):
+        ses.create_configuration_set(ConfigurationSet={"Name": CONFIGURATION_SET})
 
     lambdas.install({PATHWAY_FUNCTION: handler})
     # SES's delivery events (bounces of `bounce.…` addresses, complaints, deliveries) reach the
