@@ -13,13 +13,14 @@ PORT ?= 8000
 STAGE ?= dev
 OUT := out
 
-.PHONY: help run test check lint package deploy clean bench screens browser asl asl-check faults
+.PHONY: help run test check lint package deploy clean bench screens browser asl asl-check iam faults
 
 help:
 	@echo "make run      run the whole system locally on http://$(HOST):$(PORT) (no AWS account needed)"
 	@echo "make test     run the whole test suite"
 	@echo "make check    the fast tier to run while working: lint, types, unit, use cases, HTTP"
 	@echo "make package  build the CloudFormation template and Lambda zip in $(OUT)/ for STAGE=$(STAGE)"
+	@echo "make iam      check every AWS call each function makes in the tests against its policy"
 	@echo "make deploy   package and deploy to your AWS account (see README)"
 	@echo "make bench    measure speed, cost, scale and size; writes docs/PERFORMANCE.md"
 	@echo "make screens  screenshots of each page under docs/screens/"
@@ -50,7 +51,8 @@ lint: $(STAMP)
 
 # The whole suite: everything `check` runs, and the slower proofs (moto executing the state
 # machine, generated and hostile requests, the browser journeys, the package and its deploy
-# rehearsal, the ASL against Step Functions' rules, `make run`).
+# rehearsal, the ASL against Step Functions' rules, `make run`) and, last, the IAM check of
+# every AWS call the functions made in it (tests/test_iam.py).
 test: lint browser asl-check
 	$(PY) -m pytest
 
@@ -72,6 +74,15 @@ $(NODE_STAMP): package.json package-lock.json
 # the definition as deployed, its function's ARN substituted (tests/test_asl.py).
 asl-check: $(NODE_STAMP)
 	node_modules/.bin/asl-validator --json-path infra/pathway.asl.json
+
+# The IAM check on its own: the integration and HTTP tests, and the IAM tests (which package
+# the app, exercise the scheduled functions and show a policy short of an action failing),
+# record every AWS call each Lambda function makes (devstack/calls.py); then each is checked
+# against that function's policy in the packaged template. `make test` runs the same check
+# last, on the recording of the whole suite.
+iam: $(STAMP)
+	$(PY) -m pytest tests/integration tests/http tests/test_iam.py -q
+	$(PY) infra/iam_check.py $(OUT)/sam.json build/iam-calls.json
 
 # The fast tier, to run while working (under 3 minutes): no browser, no package, no
 # generated-request fuzzing, no long pathway walks.

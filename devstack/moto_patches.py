@@ -17,7 +17,8 @@ All are process-wide and idempotent; ``apply_all()`` applies them.
   :func:`fix_start_execution_default_name` does the same.
 * Every execution parses its definition with ANTLR again (about 0.2 s):
   :func:`cache_parse_trees` keeps each definition's parse tree; and every Lambda task makes a
-  new boto3 client: :func:`reuse_task_clients` keeps one.
+  new boto3 client: :func:`reuse_task_clients` keeps one (and records its calls for the IAM
+  check, as the state machine's role's: devstack/calls.py).
 * ``SendRawEmail`` naming a configuration set that does not exist is sent: SES refuses it
   (``ConfigurationSetDoesNotExist``). :func:`refuse_unknown_configuration_set` does too.
 """
@@ -140,7 +141,11 @@ def _cached_client(region: str, service: str, state_credentials: Any = None) -> 
     key = (id(boto3.DEFAULT_SESSION), botocore_stubber.enabled, moto_server_port(), region,
            service)
     if key not in _clients:
-        _clients[key] = _original_client_for(region, service, state_credentials)
+        from devstack import calls
+
+        made = _original_client_for(region, service, state_credentials)
+        calls.RECORDER.hook(made, as_function=calls.STATE_MACHINE)
+        _clients[key] = made
     return _clients[key]
 
 

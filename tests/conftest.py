@@ -114,6 +114,21 @@ class SessionStack:
 
 SESSION = SessionStack()
 ROOT = Path(__file__).resolve().parent.parent
+# Every AWS call the functions made in this session, for `make iam` (infra/iam_check.py).
+RECORDING = ROOT / "build" / "iam-calls.json"
+# Runs after every other test: it checks the calls they all made.
+LAST = "tests/test_iam.py::test_every_call_each_function_made_is_allowed_by_its_policy"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.nodeid.startswith(LAST))  # stable: the rest keep order
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from devstack import calls
+
+    if calls.RECORDER.calls():
+        calls.RECORDER.write(RECORDING)
 
 
 @pytest.fixture(scope="session")
