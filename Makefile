@@ -13,13 +13,14 @@ PORT ?= 8000
 STAGE ?= dev
 OUT := out
 
-.PHONY: help run test check lint package preflight deploy backfill clean bench screens browser asl faults
+.PHONY: help run test check lint package preflight deploy backfill clean bench screens browser asl asl-check iam faults
 
 help:
 	@echo "make run        run the whole system locally on http://$(HOST):$(PORT) (no AWS account needed)"
 	@echo "make test       run the whole test suite"
 	@echo "make check      the fast tier to run while working: lint, types, unit, use cases, HTTP"
 	@echo "make package    build the CloudFormation template and Lambda zip in $(OUT)/ for STAGE=$(STAGE)"
+	@echo "make iam        check every AWS call each function makes in the tests against its policy"
 	@echo "make preflight  check your AWS account is ready for make deploy (STAGE, BUCKET, PARAMS as for it)"
 	@echo "make deploy     package and deploy to your AWS account (see README)"
 	@echo "make backfill   once after upgrading STAGE=$(STAGE)'s stack (see docs/DEPLOY.md)"
@@ -51,9 +52,39 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 # The whole suite: everything `check` runs, and the slower proofs (moto executing the state
-# machine, generated and hostile requests, the browser journeys, the package, `make run`).
-test: lint browser
+# machine, generated and hostile requests, the browser journeys, the package and its deploy
+# rehearsal, the ASL against Step Functions' rules, `make run`) and, last, the IAM check of
+# every AWS call the functions made in it (tests/test_iam.py).
+test: lint browser asl-check
 	$(PY) -m pytest
+
+# asl-validator, pinned in package-lock.json, installed into node_modules/ by npm ci (again
+# whenever the lock changes). Node.js and npm are the machine's; Debian's are installed when
+# missing and we are root.
+NODE_STAMP := node_modules/.installed-$(shell cat package-lock.json | sha1sum | cut -c1-12)
+$(NODE_STAMP): package.json package-lock.json
+	@if ! command -v npm >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's nodejs and npm for the ASL check"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	  else echo "ERROR: the ASL check needs Node.js and npm (e.g. 'apt install nodejs npm')" >&2; exit 1; fi; \
+	fi
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The state machine against Step Functions' own rules (asl-validator); the tests also check
+# the definition as deployed, its function's ARN substituted (tests/test_asl.py).
+asl-check: $(NODE_STAMP)
+	node_modules/.bin/asl-validator --json-path infra/pathway.asl.json
+
+# The IAM check on its own: the integration and HTTP tests, and the IAM tests (which package
+# the app, exercise the scheduled functions and show a policy short of an action failing),
+# record every AWS call each Lambda function makes (devstack/calls.py); then each is checked
+# against that function's policy in the packaged template. `make test` runs the same check
+# last, on the recording of the whole suite.
+iam: $(STAMP)
+	$(PY) -m pytest tests/integration tests/http tests/test_iam.py -q
+	$(PY) infra/iam_check.py $(OUT)/sam.json build/iam-calls.json
 
 # The fast tier, to run while working (under 3 minutes): no browser, no package, no
 # generated-request fuzzing, no long pathway walks.
@@ -100,6 +131,7 @@ package: $(STAMP)
 	  echo "ERROR: chalice could not get Lambda-compatible (manylinux) wheels, see above" >&2; exit 1; fi
 	$(PY) infra/check_package.py $(OUT)/deployment.zip $(OUT)/sam.json requirements.txt
 	$(VENV)/bin/cfn-lint $(OUT)/sam.json --regions $(AWS_DEFAULT_REGION)
+	$(PY) infra/rehearsal.py $(OUT)/sam.json build/translated.json
 
 # Before a deploy: the region, the SES sender and production access, the certificate, the bucket
 # and the stack's state, each with what to do when it is not ready (infra/preflight.py). It

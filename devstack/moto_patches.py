@@ -17,7 +17,10 @@ All are process-wide and idempotent; ``apply_all()`` applies them.
   :func:`fix_start_execution_default_name` does the same.
 * Every execution parses its definition with ANTLR again (about 0.2 s):
   :func:`cache_parse_trees` keeps each definition's parse tree; and every Lambda task makes a
-  new boto3 client: :func:`reuse_task_clients` keeps one.
+  new boto3 client: :func:`reuse_task_clients` keeps one (and records its calls for the IAM
+  check, as the state machine's role's: devstack/calls.py).
+* ``SendRawEmail`` naming a configuration set that does not exist is sent: SES refuses it
+  (``ConfigurationSetDoesNotExist``). :func:`refuse_unknown_configuration_set` does too.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from typing import Any
 from moto.awslambda.models import LambdaFunction
 from moto.core.responses import EmptyResult
 from moto.dynamodb.responses import DynamoHandler
+from moto.ses.exceptions import ConfigurationSetDoesNotExist
+from moto.ses.responses import EmailResponse
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
@@ -136,7 +141,11 @@ def _cached_client(region: str, service: str, state_credentials: Any = None) -> 
     key = (id(boto3.DEFAULT_SESSION), botocore_stubber.enabled, moto_server_port(), region,
            service)
     if key not in _clients:
-        _clients[key] = _original_client_for(region, service, state_credentials)
+        from devstack import calls
+
+        made = _original_client_for(region, service, state_credentials)
+        calls.RECORDER.hook(made, as_function=calls.STATE_MACHINE)
+        _clients[key] = made
     return _clients[key]
 
 
@@ -149,7 +158,24 @@ def reuse_task_clients() -> None:
     setattr(lambda_eval_utils, "boto_client_for", _cached_client)  # noqa: B010
 
 
+_original_send_raw_email = EmailResponse.send_raw_email
+
+
+@functools.wraps(_original_send_raw_email)
+def _send_raw_email(self: EmailResponse) -> Any:
+    name = self._get_param("ConfigurationSetName")
+    if name and name not in self.backend.config_sets:
+        raise ConfigurationSetDoesNotExist(f"Configuration set <{name}> does not exist.")
+    return _original_send_raw_email(self)
+
+
+def refuse_unknown_configuration_set() -> None:
+    """An email naming a configuration set that does not exist is refused, as by SES."""
+    EmailResponse.send_raw_email = _send_raw_email  # type: ignore[method-assign]
+
+
 def apply_all() -> None:
+    refuse_unknown_configuration_set()
     serialise_dynamodb()
     cache_parse_trees()
     reuse_task_clients()

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 DELAY_SECONDS = 1.0
 ACCOUNT = "123456789012"
 REGION = "eu-west-2"
-CONFIGURATION_SET = "phb-pathway-local-email"
+CONFIGURATION_SET = "phb-pathway-local-email"  # the local stack's (devstack/stack.py)
 
 # SES's event type -> the EventBridge detail-type it is published under.
 DETAIL_TYPES = {"Bounce": "Email Bounced", "Complaint": "Email Complaint Received",
@@ -52,7 +52,8 @@ def _stamp(moment: datetime) -> str:
 
 def ses_event(event_type: str, message_id: str, destination: list[str],
               tags: dict[str, str] | None = None, source: str = "phb-pathway@example.org",
-              bounce_type: str = "Permanent", sent_at: datetime | None = None) -> dict[str, Any]:
+              bounce_type: str = "Permanent", sent_at: datetime | None = None,
+              configuration_set: str = CONFIGURATION_SET) -> dict[str, Any]:
     """The EventBridge event SES publishes for a message: `detail` holds the event record
     (`eventType`, `mail` with its `messageId` and `tags`, and the object of its type), as in
     SES's documentation of event publishing."""
@@ -62,7 +63,7 @@ def ses_event(event_type: str, message_id: str, destination: list[str],
         "timestamp": _stamp(sent), "source": source, "sendingAccountId": ACCOUNT,
         "sourceArn": f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/{source}",
         "messageId": message_id, "destination": list(destination), "headersTruncated": False,
-        "tags": {"ses:configuration-set": [CONFIGURATION_SET],
+        "tags": {"ses:configuration-set": [configuration_set],
                  "ses:from-domain": [source.rsplit("@", 1)[-1]],
                  **{name: [value] for name, value in (tags or {}).items()}},
     }
@@ -90,7 +91,7 @@ def ses_event(event_type: str, message_id: str, destination: list[str],
     return {
         "version": "0", "id": str(uuid.uuid4()), "detail-type": DETAIL_TYPES[event_type],
         "source": "aws.ses", "account": ACCOUNT, "time": now, "region": REGION,
-        "resources": [f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/{CONFIGURATION_SET}"],
+        "resources": [f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/{configuration_set}"],
         "detail": detail,
     }
 
@@ -116,7 +117,8 @@ def hook(client: Any) -> None:
 def _remember(params: dict[str, Any], context: dict[str, Any], **kwargs: Any) -> None:
     context["phb_simulator"] = (list(params.get("Destinations") or []),
                                 {t["Name"]: t["Value"] for t in params.get("Tags") or []},
-                                str(params.get("Source", "")))
+                                str(params.get("Source", "")),
+                                str(params.get("ConfigurationSetName") or CONFIGURATION_SET))
 
 
 def _after_send(http_response: Any, parsed: dict[str, Any], context: dict[str, Any],
@@ -124,10 +126,10 @@ def _after_send(http_response: Any, parsed: dict[str, Any], context: dict[str, A
     sent = context.get("phb_simulator")
     if sent is None or http_response.status_code >= 300 or not _handler:
         return
-    destinations, tags, source = sent
+    destinations, tags, source, configuration_set = sent
     event_type = outcome_for(destinations[0]) if destinations else "Delivery"
     event = ses_event(event_type, str(parsed.get("MessageId", "")), destinations, tags,
-                      source=source)
+                      source=source, configuration_set=configuration_set)
     timer = threading.Timer(DELAY_SECONDS, _deliver, args=(_handler[0], event))
     timer.daemon = True
     timer.start()

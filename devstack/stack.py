@@ -12,13 +12,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devstack import lambdas, moto_patches, simulator
+from devstack import calls, lambdas, moto_patches, simulator
 
 REGION = "eu-west-2"
 TABLE_NAME = "phb-pathway-local"
 STATE_MACHINE_NAME = "phb-pathway-local"
 PATHWAY_FUNCTION = "phb-pathway-local-pathway"
 SENDER = "phb-pathway@example.org"
+# The local stack stands in for a deployed stack of this name: its configuration set is the
+# template's (`${AWS::StackName}-email`), and the template's table, state machine and pathway
+# function, which CloudFormation would name itself, are these (the IAM check, `make iam`,
+# reads the policies with these names, so they speak of the ARNs the app calls here).
+STACK_NAME = "phb-pathway-local"
+CONFIGURATION_SET = f"{STACK_NAME}-email"
+DEPLOYED_AS = {"PathwayTable": TABLE_NAME, "PathwayStateMachine": STATE_MACHINE_NAME,
+               "Pathway": PATHWAY_FUNCTION}
 
 MOTO_CONFIG = lambdas.MOTO_CONFIG
 
@@ -33,6 +41,9 @@ def base_environment(public_base_url: str) -> dict[str, str]:
         "AWS_REGION": REGION,
         "PHB_TABLE_NAME": TABLE_NAME,
         "PHB_SENDER_EMAIL": SENDER,
+        # Every email names the configuration set, as deployed (SES checks it as a resource of
+        # its own, and refuses one that does not exist).
+        "PHB_SES_CONFIGURATION_SET": CONFIGURATION_SET,
         "PHB_PUBLIC_BASE_URL": public_base_url,
         # What a request hands off (a staff sign-in link) runs in the pathway function.
         "PHB_PATHWAY_FUNCTION": PATHWAY_FUNCTION,
@@ -70,13 +81,17 @@ def create(handler: Any) -> Stack:
 
     moto_patches.apply_all()
     install_client_hooks()
+    handler = calls.as_function("Pathway", handler)
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     dynamodb.create_table(**table_definition(TABLE_NAME))
     dynamodb.update_time_to_live(
         TableName=TABLE_NAME,
         TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
     )
-    boto3.client("ses", region_name=REGION).verify_email_identity(EmailAddress=SENDER)
+    ses = boto3.client("ses", region_name=REGION)
+    ses.verify_email_identity(EmailAddress=SENDER)
+    with contextlib.suppress(ses.exceptions.ConfigurationSetAlreadyExistsException):
+        ses.create_configuration_set(ConfigurationSet={"Name": CONFIGURATION_SET})
 
     lambdas.install({PATHWAY_FUNCTION: handler})
     # SES's delivery events (bounces of `bounce.…` addresses, complaints, deliveries) reach the
@@ -99,13 +114,15 @@ def create(handler: Any) -> Stack:
 
 
 def install_client_hooks() -> None:
-    """Hook the fault switch into every AWS client the app makes from now on (once)."""
+    """Hook the fault switch into every AWS client the app makes from now on, and record
+    their calls for the IAM check (once)."""
     from chalicelib.adapters import aws
     from devstack import faults
 
     if faults.attach not in aws.CLIENT_HOOKS:
         aws.CLIENT_HOOKS.append(faults.attach)
     faults.clear()
+    calls.install()
 
 
 def forget_settings_and_clients() -> None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -111,6 +113,47 @@ class SessionStack:
 
 
 SESSION = SessionStack()
+ROOT = Path(__file__).resolve().parent.parent
+# Every AWS call the functions made in this session, for `make iam` (infra/iam_check.py).
+RECORDING = ROOT / "build" / "iam-calls.json"
+# Runs after every other test: it checks the calls they all made.
+LAST = "tests/test_iam.py::test_every_call_each_function_made_is_allowed_by_its_policy"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.nodeid.startswith(LAST))  # stable: the rest keep order
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from devstack import calls
+
+    if calls.RECORDER.calls():
+        calls.RECORDER.write(RECORDING)
+
+
+@pytest.fixture(scope="session")
+def packaged() -> subprocess.CompletedProcess[str]:
+    """`make package`, once a session: out/deployment.zip and out/sam.json."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    return subprocess.run(
+        ["make", "package"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.fixture(scope="session")
+def template(packaged: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    """The packaged SAM template, out/sam.json."""
+    assert packaged.returncode == 0, f"make package failed:\n{packaged.stdout}\n{packaged.stderr}"
+    result: dict[str, Any] = json.loads((ROOT / "out" / "sam.json").read_text(encoding="utf-8"))
+    return result
+
+
+@pytest.fixture(scope="session")
+def translated(template: dict[str, Any]) -> dict[str, Any]:
+    """SAM's translation of the packaged template into CloudFormation (the rehearsal's)."""
+    from infra.rehearsal import translate
+
+    return translate(template)
 
 
 @pytest.fixture(scope="session", autouse=True)

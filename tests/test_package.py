@@ -1,8 +1,10 @@
 """`make package`: the Lambda zip and CloudFormation template that `make deploy` ships.
 
-Packages once for this module (about 5-60 s: chalice fetches manylinux wheels from PyPI unless
-pip's cache has them), then checks the artefacts and imports the app from the unzipped package
-the way Lambda does, with nothing from this virtualenv on the path.
+Packages once a session (conftest.py's `packaged`, which the IAM check shares; about 5-60 s:
+chalice fetches manylinux wheels from PyPI unless pip's cache has them), then checks the
+artefacts and imports the app from the unzipped package the way Lambda does, with nothing from
+this virtualenv on the path. Then the rehearsal of the deploy: SAM's translation of the
+template, cfn-lint on it, and every reference resolved (infra/rehearsal.py).
 """
 
 from __future__ import annotations
@@ -27,25 +29,10 @@ LAMBDA_RUNTIME_LIBRARIES = ("boto3", "botocore", "s3transfer", "jmespath", "date
 
 
 @pytest.fixture(scope="module")
-def packaged() -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
-    return subprocess.run(
-        ["make", "package"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
-    )
-
-
-@pytest.fixture(scope="module")
 def zip_names(packaged: subprocess.CompletedProcess[str]) -> list[str]:
     assert packaged.returncode == 0, f"make package failed:\n{packaged.stdout}\n{packaged.stderr}"
     with zipfile.ZipFile(OUT / "deployment.zip") as zf:
         return zf.namelist()
-
-
-@pytest.fixture(scope="module")
-def template(packaged: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-    assert packaged.returncode == 0, f"make package failed:\n{packaged.stdout}\n{packaged.stderr}"
-    result: dict[str, Any] = json.loads((OUT / "sam.json").read_text(encoding="utf-8"))
-    return result
 
 
 def resources_of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -465,3 +452,74 @@ def test_app_imports_and_renders_from_the_unzipped_package(
         assert Path(path).resolve().is_relative_to(task_root.resolve()), path
     assert report["html"].lstrip().startswith("<!DOCTYPE html>")
     assert "/static/nhsuk-frontend.min.css" in report["html"]
+
+
+# The deploy rehearsal (infra/rehearsal.py): what CloudFormation makes of the template.
+def test_make_package_rehearses_the_deploy(packaged: subprocess.CompletedProcess[str]) -> None:
+    assert packaged.returncode == 0, f"make package failed:\n{packaged.stdout}\n{packaged.stderr}"
+    # cfn-lint passed the SAM template before it, and the translation in it.
+    assert packaged.stdout.index("cfn-lint out/sam.json") < packaged.stdout.index(
+        "rehearsal ok")
+    assert "cfn-lint clean; every reference resolved" in packaged.stdout
+
+
+def test_sams_translation_makes_what_the_template_promises(translated: dict[str, Any]) -> None:
+    kinds = {name: resource["Type"] for name, resource in translated["Resources"].items()}
+    assert not any(kind.startswith("AWS::Serverless::") for kind in kinds.values())
+    assert "Transform" not in translated
+    functions = {name for name, kind in kinds.items() if kind == "AWS::Lambda::Function"}
+    assert functions == {"APIHandler", "Pathway", "Reconcile", "Retention"}
+    # The schedules SAM makes of the functions' events, each allowed to invoke its function.
+    assert kinds["ReconcileReconcileEvent"] == kinds["RetentionRetentionEvent"] == (
+        "AWS::Events::Rule")
+    assert translated["Resources"]["RestAPIapiStage"]["Properties"]["StageName"] == "api"
+    # Each function keeps the role its policy file made, and logs to its own log group.
+    for name in functions:
+        props = translated["Resources"][name]["Properties"]
+        assert props["Role"]["Fn::GetAtt"][0] in kinds
+        assert props["LoggingConfig"] == {"LogGroup": {"Ref": f"{name}LogGroup"}}
+
+
+@pytest.mark.parametrize("case", ["without a custom domain", "with a custom domain"])
+def test_every_reference_resolves_as_deployed(translated: dict[str, Any], case: str) -> None:
+    from infra.rehearsal import CASES, Deployment, leftovers, resolve
+
+    resolved = resolve(translated, Deployment(CASES[case]))
+    assert leftovers(resolved, "") == []
+    custom = case == "with a custom domain"
+    assert ("ApiDomainName" in resolved["Resources"]) is custom
+    outputs = resolved["Outputs"]
+    assert ("CustomDomainTarget" in outputs) is custom
+    assert outputs["PublicUrl"] == ("https://phb.example.org" if custom
+                                    else "https://example.invalid")
+    api = resolved["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert api["PHB_TABLE_NAME"] == resolved["Resources"]["PathwayTable"]["PhysicalName"]
+    assert api["PHB_SES_CONFIGURATION_SET"] == "phb-pathway-dev-email"
+    assert api["PHB_STATE_MACHINE_ARN"].startswith(
+        "arn:aws:states:eu-west-2:123456789012:stateMachine:phb-pathway-dev-")
+    assert api["PHB_PUBLIC_BASE_URL"] == outputs["PublicUrl"]
+
+
+def test_a_reference_to_nothing_is_refused(translated: dict[str, Any]) -> None:
+    import copy
+
+    from infra.rehearsal import WITHOUT_CUSTOM_DOMAIN, Deployment, Unresolved, resolve
+
+    broken = copy.deepcopy(translated)
+    variables = broken["Resources"]["Pathway"]["Properties"]["Environment"]["Variables"]
+    variables["MISSPELT"] = {"Ref": "PathwayTabel"}
+    variables["NO_ATTRIBUTE"] = {"Fn::GetAtt": ["PathwayTable", "Name"]}
+    # A resource the condition leaves out, named from one always made.
+    variables["LEFT_OUT"] = {"Fn::Sub": "https://${ApiDomainName.RegionalDomainName}"}
+    with pytest.raises(Unresolved) as refused:
+        resolve(broken, Deployment(WITHOUT_CUSTOM_DOMAIN))
+    where = "Resources.Pathway.Properties.Environment.Variables"
+    assert set(refused.value.problems) >= {
+        f"{where}.MISSPELT.Ref: PathwayTabel is no parameter, pseudo parameter or resource",
+        f"{where}.NO_ATTRIBUTE.Fn::GetAtt: PathwayTable (AWS::DynamoDB::Table) has no "
+        "attribute Name that this rehearsal knows of",
+        f"{where}.LEFT_OUT.Fn::Sub: refers to ApiDomainName, which its condition "
+        "HasCustomDomain leaves out here"}
+    # A value CloudFormation would refuse for a parameter is refused too.
+    with pytest.raises(Unresolved, match="SenderEmail='nobody' does not match"):
+        resolve(translated, Deployment({**WITHOUT_CUSTOM_DOMAIN, "SenderEmail": "nobody"}))

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.domain.records import EmailRecord
+import boto3
+import pytest
+
+from chalicelib.domain.records import Email, EmailRecord
+from devstack import stack
 from tests.conftest import services, wait_for
 from tests.factories import make_referral
 from tests.http.test_staff_sign_in import body, get, sign_in
@@ -57,3 +61,20 @@ def test_a_bouncing_managers_request_is_flagged_to_the_advisors_within_seconds(
     flagged = body(get(client, "/staff/?view=flagged%3A", cookie))
     assert reference in flagged
     assert len(emails_to(ADVISORS, "did not arrive")) == 1
+
+
+def test_emails_name_the_configuration_set_as_deployed_and_ses_checks_it(
+        aws_stack: Any) -> None:
+    """Every email is sent with the configuration set's name, as on AWS (where SES checks it as
+    a resource of its own, and publishes the delivery events through it); a set that does not
+    exist is refused, as SES refuses it."""
+    mailer = services().mailer
+    assert mailer.configuration_set == stack.CONFIGURATION_SET
+    email = Email(to=REFERRER, subject="s", text="t", html="<p>t</p>", kind="test",
+                  reference="PHB-TEST-0001")
+    assert mailer.send(email)
+    ses = boto3.client("ses", region_name=stack.REGION)
+    with pytest.raises(ses.exceptions.ConfigurationSetDoesNotExistException):
+        ses.send_raw_email(Source=stack.SENDER, Destinations=[REFERRER],
+                           RawMessage={"Data": mailer.to_mime(email)},
+                           ConfigurationSetName="no-such-set")
