@@ -34,14 +34,12 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-# Its neighbour, whether this runs as `python infra/preflight.py` or is imported by the tests,
-# and the repository's root, for the stages the functions run as on AWS.
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
-
-import deploy_parameters
+# The repository's root, whether this runs as `python infra/preflight.py` or is imported by
+# the tests: its neighbour (infra/deploy_parameters.py) and the stages the functions run as.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chalicelib.config import DEPLOYED_STAGES
+from infra import deploy_parameters
 
 ROOT = Path(__file__).resolve().parent.parent
 
