@@ -134,8 +134,16 @@ def _sns(operation: str, params: dict[str, Any], region: str) -> list[Authorizat
     return [Authorization(f"sns:{operation}", (params.get("TopicArn") or UNMODELLED,))]
 
 
+def _ssm(operation: str, params: dict[str, Any], region: str) -> list[Authorization]:
+    # A parameter's ARN is `parameter` then its name, whose leading slash is the separator.
+    name = str(params.get("Name", UNMODELLED))
+    return [Authorization(f"ssm:{operation}", (_arn("ssm", region,
+                                                    f"parameter/{name.lstrip('/')}"),))]
+
+
 SERVICES: dict[str, Callable[[str, dict[str, Any], str], list[Authorization]]] = {
-    "dynamodb": _dynamodb, "states": _states, "ses": _ses, "lambda": _lambda, "sns": _sns}
+    "dynamodb": _dynamodb, "states": _states, "ses": _ses, "lambda": _lambda, "sns": _sns,
+    "ssm": _ssm}
 
 
 def authorizations(prefix: str, operation: str, params: dict[str, Any],

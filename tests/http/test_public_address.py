@@ -21,7 +21,7 @@ import pytest
 from chalicelib import config
 from chalicelib.config import Settings, get_settings
 from devstack.outbox import sent_emails
-from tests.conftest import wait_for_acknowledgement
+from tests.conftest import services, wait_for_acknowledgement
 from tests.factories import make_referral
 
 API_ID = "a1b2c3d4e5"
@@ -133,7 +133,10 @@ def test_the_pathway_function_links_to_the_address_in_the_templates_parameter(
         api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import boto3
 
-    name = "/phb-pathway/phb-pathway-dev/api-address"
+    from devstack.stack import STACK_NAME
+
+    # The parameter the template makes for this stack, which the function may read.
+    name = f"/phb-pathway/{STACK_NAME}/api-address"
     boto3.client("ssm", region_name="eu-west-2").put_parameter(
         Name=name, Value=API_ADDRESS, Type="String", Overwrite=True)
     monkeypatch.setenv("PHB_PUBLIC_BASE_URL", "")
@@ -141,7 +144,14 @@ def test_the_pathway_function_links_to_the_address_in_the_templates_parameter(
     config.read_parameter.cache_clear()
     get_settings.cache_clear()
     try:
-        reference = api(make_referral()).json_body["reference"]
+        # Stored and started as intake does, outside any request: only the pathway function
+        # has the parameter's name (the web function learns its address from its requests).
+        from chalicelib.domain.validation import validate_referral
+        from chalicelib.intake.submission import submit
+
+        referral = validate_referral(make_referral(), get_settings())
+        assert not isinstance(referral, list), referral
+        reference = submit(services(), referral, None).reference
         wait_for_acknowledgement(reference)
         [acknowledgement] = [e for e in sent_emails()
                              if reference in e.subject and e.kind == "acknowledgement"]

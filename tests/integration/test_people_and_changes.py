@@ -189,3 +189,23 @@ def test_a_refused_amendment_leaves_the_phb_going_on_as_approved(api: Any, clien
     stored = store().get(reference)
     assert (stored.total_pence, ledger.approved_total(stored.ledger)) == (30000, 30000)
     assert len(emails_to(REFERRER, "agreement has been accepted")) == 1
+
+
+def test_a_referrer_signs_in_to_their_referrals_through_the_pathway_function(
+        api: Any, client: Any) -> None:
+    """The sign-in page hands the address to the pathway function, which finds the referrer's
+    referrals (the referrer index, then each by key) and emails the link: on the moto stack,
+    so every call it makes is checked against that function's policy (tests/test_iam.py)."""
+    referral = make_referral()
+    referral["referrer"]["email"] = "sam.okafor@nhs.net"
+    made = api(referral)
+    assert made.status_code == 201, made.json_body
+    asked = post_form(client, "/my-referrals/sign-in", {"email": "Sam.Okafor@NHS.net"})
+    assert asked.status_code == 200, body(asked)
+    email = wait_for_email("Sam.Okafor@nhs.net", "Sign in")  # as typed, its domain lowercased
+    [link_id] = re.findall(r"/my-referrals/sign-in/([A-Za-z0-9_-]+)", email.text)
+    signed_in = post_form(client, f"/my-referrals/sign-in/{link_id}", {})
+    assert signed_in.status_code == 303, body(signed_in)
+    cookie = signed_in.headers["Set-Cookie"].split(";", 1)[0]
+    mine = client.http.get("/my-referrals", headers={"Cookie": cookie})
+    assert made.json_body["reference"] in body(mine)
