@@ -533,6 +533,12 @@ class AdvisorJourney:
         self.arrive("staff-confirm", "Sign in to the staff console")
         self.press("Sign in")
         self.arrive("staff-worklist", "Referrals")
+        # Every referral, each row naming the person and where the referral is.
+        self.page.get_by_label("Show", exact=True).select_option("all:")
+        self.press("Show")
+        self.arrive("staff-worklist-all", "Referrals")
+        row = self.page.get_by_role("row").filter(has_text=self.reference)
+        expect(row.get_by_role("link", name="Alex Morgan", exact=True)).to_be_visible()
 
         self.page.get_by_label("Find a referral", exact=True).fill(self.reference.lower())
         self.press("Find")

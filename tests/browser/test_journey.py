@@ -215,7 +215,7 @@ def test_an_advisor_signs_in_finds_the_referral_adds_a_note_and_reads_the_report
     finally:
         context.close()
         axe.close()
-    assert axe.checked == journey.pages and len(journey.pages) == 10
+    assert axe.checked == journey.pages and len(journey.pages) == 11
 
 
 def test_a_form_on_another_site_cannot_post_to_the_service(
