@@ -70,7 +70,8 @@ def reconcile(event: Any) -> dict[str, Any]:
 
 @app.schedule(Rate(1, unit=Rate.DAYS), name="retention")
 def retention(event: Any) -> dict[str, Any]:
-    """Daily: remove personal data from referrals that ended before the retention period."""
+    """Daily: remove personal data from every referral last changed before the retention
+    period, whatever its status."""
     from chalicelib.bootstrap import services
     from chalicelib.staff.dataprotection import run_retention
 
