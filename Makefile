@@ -13,7 +13,7 @@ PORT ?= 8000
 STAGE ?= dev
 OUT := out
 
-.PHONY: help run test check lint package preflight deploy backfill clean bench screens browser asl asl-check iam faults
+.PHONY: help run test suite check lint package preflight deploy backfill clean bench screens browser asl asl-check iam faults
 
 help:
 	@echo "make run        run the whole system locally on http://$(HOST):$(PORT) (no AWS account needed)"
@@ -55,8 +55,15 @@ lint: $(STAMP)
 # machine, generated and hostile requests, the browser journeys, the package and its deploy
 # rehearsal, the ASL against Step Functions' rules, `make run`) and, last, the IAM check of
 # every AWS call the functions made in it (tests/test_iam.py).
-test: lint browser asl-check
-	$(PY) -m pytest
+# Lint and the suite run side by side, one on each core (the suite is mostly one process's
+# work): the run takes the suite's time, not the two added.
+test: browser
+	@$(MAKE) --no-print-directory -j2 lint suite
+
+# The suite alone. MAKEFLAGS is dropped for it: the tests run make themselves (make run,
+# make deploy, make preflight), and those should not see this make's parallel jobs.
+suite: $(STAMP) asl-check
+	env -u MAKEFLAGS -u MFLAGS $(PY) -m pytest
 
 # asl-validator, pinned in package-lock.json, installed into node_modules/ by npm ci (again
 # whenever the lock changes). Node.js and npm are the machine's; Debian's are installed when
