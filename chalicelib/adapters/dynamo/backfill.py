@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
@@ -40,6 +39,7 @@ from chalicelib.adapters.dynamo.items import (
     sort_key,
     surname_item,
 )
+from chalicelib.adapters.dynamo.queries import batch_get
 from chalicelib.domain.facts import ended_on
 from chalicelib.domain.records import StoredReferral
 
@@ -47,9 +47,6 @@ from chalicelib.domain.records import StoredReferral
 # most) at a time, three per referral.
 PAGE_SIZE = 100
 BATCH_KEYS = 100
-# How long to wait before asking again for keys BatchGetItem left unprocessed (it does so when
-# the table is busy: asking again at once would be refused again).
-RETRY_SECONDS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
 
 
 @dataclass
@@ -161,21 +158,12 @@ def _tally(counts: Counts, written: str, present: bool, write: Callable[[], bool
 def _items(client: Any, table: str, keys: list[dict[str, Any]]
            ) -> dict[tuple[str, str], dict[str, Any]]:
     """The items at these keys that exist, by (pk, sk), read consistently (BatchGetItem)."""
-    found: dict[tuple[str, str], dict[str, Any]] = {}
-    for offset in range(0, len(keys), BATCH_KEYS):
-        request: dict[str, Any] = {table: {"Keys": keys[offset:offset + BATCH_KEYS],
-                                           "ConsistentRead": True}}
-        for wait in (0.0, *RETRY_SECONDS):
-            time.sleep(wait)
-            response = client.batch_get_item(RequestItems=request)
-            for item in response["Responses"].get(table, []):
-                found[(item["pk"]["S"], item["sk"]["S"])] = item
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                break
-        else:
-            raise RuntimeError("the table kept keys unprocessed: run the backfill again later")
-    return found
+    try:
+        found = batch_get(client, table, keys, consistent=True, per_call=BATCH_KEYS)
+    except RuntimeError:
+        raise RuntimeError("the table kept keys unprocessed: run the backfill again later") \
+            from None
+    return {(item["pk"]["S"], item["sk"]["S"]): item for item in found}
 
 
 def _put_activity(client: Any, table: str, stored: StoredReferral) -> bool:

@@ -9,6 +9,7 @@ import binascii
 import dataclasses
 import json
 import secrets
+import time
 from typing import Any
 
 from chalicelib.adapters.dynamo.items import (
@@ -109,18 +110,9 @@ class ReferralQueries:
 
     def _rows(self, keys: list[dict[str, Any]]) -> list[WorklistRow]:
         """The worklist columns of these referrals, in the order of `keys` (BatchGetItem)."""
-        columns = (*WORKLIST_COLUMNS, "due_at", "answers")
-        found: dict[str, WorklistRow] = {}
-        request: dict[str, Any] = {self.table: {
-            "Keys": keys, "ConsistentRead": True,
-            "ProjectionExpression": ", ".join(f"#c{i}" for i in range(len(columns))),
-            "ExpressionAttributeNames": {f"#c{i}": name for i, name in enumerate(columns)},
-        }}
-        while keys and request:
-            response = self.client.batch_get_item(RequestItems=request)
-            for item in response["Responses"].get(self.table, []):
-                found[item["reference"]["S"]] = row_from_item(item)
-            request = response.get("UnprocessedKeys") or {}
+        found = {item["reference"]["S"]: row_from_item(item) for item in batch_get(
+            self.client, self.table, keys, consistent=True,
+            columns=(*WORKLIST_COLUMNS, "due_at", "answers"))}
         return [found[reference_of(k)] for k in keys if reference_of(k) in found]
 
     # --- the reports, data protection and retention ----------------------------------------------
@@ -149,31 +141,16 @@ class ReferralQueries:
     def _referrals(self, keys: list[dict[str, Any]], consistent: bool = False
                    ) -> list[StoredReferral]:
         """The referrals at these keys, in their order (BatchGetItem, 100 at a time)."""
-        found: dict[str, StoredReferral] = {}
-        for offset in range(0, len(keys), 100):
-            request: dict[str, Any] = {self.table: {"Keys": keys[offset:offset + 100],
-                                                    "ConsistentRead": consistent}}
-            while request:
-                response = self.client.batch_get_item(RequestItems=request)
-                for item in response["Responses"].get(self.table, []):
-                    stored = referral_from_item(item)
-                    found[stored.reference] = stored
-                request = response.get("UnprocessedKeys") or {}
+        found = {stored.reference: stored for stored in map(
+            referral_from_item, batch_get(self.client, self.table, keys, consistent))}
         return [found[reference_of(k)] for k in keys if reference_of(k) in found]
 
     def named(self, rows: list[WorklistRow]) -> list[WorklistRow]:
-        names: dict[str, str] = {}
-        keys = [referral_key(row.reference) for row in rows]
-        for offset in range(0, len(keys), 100):
-            request: dict[str, Any] = {self.table: {
-                "Keys": keys[offset:offset + 100], "ProjectionExpression": "#r, #a",
-                "ExpressionAttributeNames": {"#r": "reference", "#a": "answers"}}}
-            while request:
-                response = self.client.batch_get_item(RequestItems=request)
-                for item in response["Responses"].get(self.table, []):
-                    names[item["reference"]["S"]] = person_name_in(
-                        item["answers"]["S"] if "answers" in item else "")
-                request = response.get("UnprocessedKeys") or {}
+        names = {item["reference"]["S"]: person_name_in(item["answers"]["S"] if "answers" in item
+                                                        else "")
+                 for item in batch_get(self.client, self.table,
+                                       [referral_key(row.reference) for row in rows],
+                                       columns=("reference", "answers"))}
         return [dataclasses.replace(row, person_name=names.get(row.reference, ""))
                 for row in rows]
 
@@ -355,6 +332,36 @@ class ReferralQueries:
             if "LastEvaluatedKey" not in page:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+# A BatchGetItem asks for at most 100 keys; keys DynamoDB leaves unprocessed (throttled) are
+# asked for again after these waits, then the read gives up rather than loop for ever.
+BATCH_KEYS = 100
+RETRY_SECONDS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
+
+
+def batch_get(client: Any, table: str, keys: list[dict[str, Any]], consistent: bool = False,
+              columns: tuple[str, ...] = (), per_call: int = BATCH_KEYS) -> list[dict[str, Any]]:
+    """The items that exist at these keys (only `columns` of each, when given), by as many
+    BatchGetItem calls as it takes; RuntimeError if DynamoDB keeps some unprocessed."""
+    projection: dict[str, Any] = {
+        "ProjectionExpression": ", ".join(f"#c{i}" for i in range(len(columns))),
+        "ExpressionAttributeNames": {f"#c{i}": name for i, name in enumerate(columns)},
+    } if columns else {}
+    found: list[dict[str, Any]] = []
+    for offset in range(0, len(keys), per_call):
+        request: dict[str, Any] = {table: {"Keys": keys[offset:offset + per_call],
+                                           "ConsistentRead": consistent, **projection}}
+        for wait in (0.0, *RETRY_SECONDS):
+            time.sleep(wait)
+            response = client.batch_get_item(RequestItems=request)
+            found.extend(response["Responses"].get(table, []))
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+        else:
+            raise RuntimeError("DynamoDB kept keys of a BatchGetItem unprocessed")
+    return found
 
 
 def _months(first: str, last: str) -> list[str]:
